@@ -1,0 +1,250 @@
+"""Recurrent cells: elementwise gate math for one time step, one registry entry each."""
+
+import numpy as np
+
+__all__ = ["CELLS", "sigmoid_"]
+
+
+def sigmoid_(x):
+    """Logistic sigmoid in place as ``0.5 * tanh(0.5 x) + 0.5`` (cheaper than expit)."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
+
+
+class _Cell:
+    """Contract shared by every recurrent cell.
+
+    A layer of ``H`` units keeps a *visible state* ``h`` of width ``output_size(H)``
+    (what it emits and what the recurrent projection reads) and, for some cells, a
+    hidden carry (the LSTM cell state ``c``). Parameters follow PyTorch's layout:
+    ``weight_ih`` of shape ``(n_gates * H, n_inputs)``, ``weight_hh`` of shape
+    ``(n_gates * H, output_size(H))`` and two biases of shape ``(n_gates * H,)``.
+
+    The scan (``skrnn._recurrent``) owns the loop over time. Before it, the input
+    projection of every step is written into ``cache["gates"]`` of shape
+    ``(T, B, n_gates * H)`` together with :meth:`folded_bias`. At step ``t`` it stores
+    ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward`, which must write
+    the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry buffers.
+    :meth:`backward` receives the total gradient of ``h_t`` (and of the hidden
+    carries) and writes the gradient of the gate pre-activations at ``t``.
+    """
+
+    n_gates = 1
+    hidden_carries = ()  # names of carries besides the visible state "h"
+    separate_hh_grad = False  # True when d(h @ W_hh.T) differs from d(gates)
+
+    def __init__(self, nonlinearity="tanh"):
+        self.nonlinearity = nonlinearity
+
+    @staticmethod
+    def output_size(hidden_size):
+        return hidden_size
+
+    @staticmethod
+    def init_biases(b_ih, b_hh, hidden_size):
+        """Adjust freshly zeroed biases in place (default: leave at zero)."""
+
+    def folded_bias(self, b_ih, b_hh, hidden_size):
+        """Bias added to the input projection before the loop (one add, not T)."""
+        return b_ih + b_hh
+
+    def alloc(self, n_steps, batch, hidden_size, dtype):
+        """Extra forward buffers the cell keeps for its backward pass."""
+        return {}
+
+
+class RNNCell(_Cell):
+    r"""Elman cell: :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`.
+
+    :math:`\phi` is ``tanh`` or ``relu`` (``nonlinearity``), as ``torch.nn.RNN``.
+    """
+
+    def forward(self, t, hg, cache, b_hh):
+        h = cache["h"][t + 1]
+        np.add(cache["gates"][t], hg, out=h)
+        if self.nonlinearity == "tanh":
+            np.tanh(h, out=h)
+        else:
+            np.maximum(h, 0, out=h)
+
+    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+        h = cache["h"][t + 1]
+        d = dgates[t]
+        if self.nonlinearity == "tanh":
+            np.multiply(h, h, out=d)
+            np.subtract(1, d, out=d)
+            d *= dh
+        else:
+            np.multiply(dh, h > 0, out=d)
+        return None, {}
+
+
+class LSTMCell(_Cell):
+    r"""Long short-term memory cell, PyTorch's equations and gate order (i, f, g, o).
+
+    .. math::
+        i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
+        f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+        g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+        o_t = \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t \\
+        h_t = o_t \odot \tanh(c_t)
+
+    The forget-gate bias ``b_if`` starts at 1 (``b_hf`` at 0).
+    """
+
+    n_gates = 4
+    hidden_carries = ("c",)
+
+    @staticmethod
+    def init_biases(b_ih, b_hh, hidden_size):
+        b_ih[hidden_size : 2 * hidden_size] = 1.0
+
+    def alloc(self, n_steps, batch, hidden_size, dtype):
+        return {
+            "tanh_c": np.empty((n_steps, batch, hidden_size), dtype),
+            "tmp": np.empty((batch, hidden_size), dtype),
+        }
+
+    def forward(self, t, hg, cache, b_hh):
+        H = hg.shape[1] // 4
+        g = cache["gates"][t]
+        g += hg
+        sigmoid_(g[:, : 2 * H])
+        np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])
+        sigmoid_(g[:, 3 * H :])
+        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+        c = cache["c"][t + 1]
+        np.multiply(f, cache["c"][t], out=c)
+        tmp = cache["tmp"]
+        np.multiply(i, gg, out=tmp)
+        c += tmp
+        tc = cache["tanh_c"][t]
+        np.tanh(c, out=tc)
+        np.multiply(o, tc, out=cache["h"][t + 1])
+
+    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+        H = dh.shape[1]
+        g = cache["gates"][t]
+        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+        tc = cache["tanh_c"][t]
+        d = dgates[t]
+        di, df, dg, do = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+        dc = dcarry["c"]
+        # dc += dh * o * (1 - tanh(c)^2); use `do` as scratch before it is final.
+        np.multiply(tc, tc, out=do)
+        np.subtract(1, do, out=do)
+        do *= o
+        do *= dh
+        dc += do
+        # do = dh * tanh(c) * o * (1 - o)
+        np.multiply(dh, tc, out=do)
+        do *= o
+        np.subtract(1, o, out=di)
+        do *= di
+        # di = dc * g * i * (1 - i)
+        np.subtract(1, i, out=di)
+        di *= i
+        di *= gg
+        di *= dc
+        # df = dc * c_prev * f * (1 - f)
+        np.subtract(1, f, out=df)
+        df *= f
+        df *= cache["c"][t]
+        df *= dc
+        # dg = dc * i * (1 - g^2)
+        np.multiply(gg, gg, out=dg)
+        np.subtract(1, dg, out=dg)
+        dg *= i
+        dg *= dc
+        # dc_prev = dc * f
+        dc *= f
+        return None, {"c": dc}
+
+
+class GRUCell(_Cell):
+    r"""Gated recurrent unit, PyTorch's equations and gate order (r, z, n).
+
+    .. math::
+        r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
+        z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \\
+        h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    The reset gate multiplies the hidden projection *after* the matmul, as in
+    PyTorch and cuDNN (not the original paper's ``W_{hn} (r_t \odot h_{t-1})``).
+    """
+
+    n_gates = 3
+    separate_hh_grad = True
+
+    def folded_bias(self, b_ih, b_hh, hidden_size):
+        bias = b_ih.copy()
+        bias[: 2 * hidden_size] += b_hh[: 2 * hidden_size]
+        return bias
+
+    def alloc(self, n_steps, batch, hidden_size, dtype):
+        return {
+            "hn": np.empty((n_steps, batch, hidden_size), dtype),
+            "tmp": np.empty((batch, hidden_size), dtype),
+        }
+
+    def forward(self, t, hg, cache, b_hh):
+        H = hg.shape[1] // 3
+        g = cache["gates"][t]
+        rz, n = g[:, : 2 * H], g[:, 2 * H :]
+        rz += hg[:, : 2 * H]
+        sigmoid_(rz)
+        r, z = rz[:, :H], rz[:, H:]
+        hn = cache["hn"][t]
+        np.add(hg[:, 2 * H :], b_hh[2 * H :], out=hn)
+        tmp = cache["tmp"]
+        np.multiply(r, hn, out=tmp)
+        n += tmp
+        np.tanh(n, out=n)
+        h_prev, h = cache["h"][t], cache["h"][t + 1]
+        # h = n + z * (h_prev - n)
+        np.subtract(h_prev, n, out=h)
+        h *= z
+        h += n
+
+    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+        H = dh.shape[1]
+        g = cache["gates"][t]
+        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
+        d, dhh = dgates[t], dhg[t]
+        dr, dz, dn = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
+        h_prev = cache["h"][t]
+        # dz_pre = dh * (h_prev - n) * z * (1 - z)
+        np.subtract(h_prev, n, out=dz)
+        dz *= dh
+        np.subtract(1, z, out=dr)
+        dr *= z
+        dz *= dr
+        # dn_pre = dh * (1 - z) * (1 - n^2)
+        np.subtract(1, z, out=dn)
+        dn *= dh
+        np.multiply(n, n, out=dr)
+        np.subtract(1, dr, out=dr)
+        dn *= dr
+        # dr_pre = dn_pre * hn * r * (1 - r)
+        np.multiply(dn, cache["hn"][t], out=dr)
+        dr *= r
+        tmp = cache["tmp"]
+        np.subtract(1, r, out=tmp)
+        dr *= tmp
+        dhh[:, : 2 * H] = d[:, : 2 * H]
+        np.multiply(dn, r, out=dhh[:, 2 * H :])
+        # direct path to h_{t-1}
+        return np.multiply(dh, z), {}
+
+
+#: Registry of cell factories keyed by the ``cell`` parameter's strings.
+CELLS = {
+    "rnn": RNNCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+}

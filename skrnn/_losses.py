@@ -1,0 +1,72 @@
+"""Output activations and losses, keyed by the strings the estimators use."""
+
+import numpy as np
+from scipy.special import log_softmax
+
+__all__ = ["LOSSES", "OUTPUT_ACTIVATIONS"]
+
+
+def _identity(raw):
+    return raw
+
+
+def _softmax(raw):
+    return np.exp(log_softmax(raw, axis=-1))
+
+
+def _logistic(raw):
+    out = raw * 0.5
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+#: Map raw network outputs to predictions.
+OUTPUT_ACTIVATIONS = {
+    "squared_error": _identity,
+    "log_loss": _softmax,
+    "binary_log_loss": _logistic,
+}
+
+
+def squared_error(raw, Y, w):
+    """Half mean squared error, weighted over rows; mean over outputs (as sklearn)."""
+    diff = raw - Y
+    per_row = np.einsum("ij,ij->i", diff, diff) / raw.shape[1]
+    w_sum = w.sum()
+    loss = 0.5 * float(np.dot(w, per_row)) / w_sum
+    draw = diff * (w / (w_sum * raw.shape[1]))[:, None]
+    return loss, draw
+
+
+def log_loss(raw, Y, w):
+    """Softmax cross-entropy; ``Y`` one-hot (or soft) of shape (n_rows, n_classes)."""
+    logp = log_softmax(raw, axis=1)
+    w_sum = w.sum()
+    loss = -float(np.dot(w, np.einsum("ij,ij->i", Y, logp))) / w_sum
+    draw = np.exp(logp)
+    draw -= Y
+    draw *= (w / w_sum)[:, None]
+    return loss, draw
+
+
+def binary_log_loss(raw, Y, w):
+    """Sigmoid cross-entropy summed over outputs (binary and multilabel)."""
+    # log(1 + exp(x)) - y x, stable for large |x|
+    per = np.logaddexp(0, raw) - Y * raw
+    w_sum = w.sum()
+    loss = float(np.dot(w, per.sum(axis=1))) / w_sum
+    draw = _logistic(raw.copy())
+    draw -= Y
+    draw *= (w / w_sum)[:, None]
+    return loss, draw
+
+
+#: ``loss(raw, Y, w) -> (loss, d loss / d raw)`` on 2-D ``(n_rows, n_outputs)``
+#: arrays with nonnegative row weights ``w``; the loss is the weighted mean over rows.
+LOSSES = {
+    "squared_error": squared_error,
+    "log_loss": log_loss,
+    "binary_log_loss": binary_log_loss,
+}

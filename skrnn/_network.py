@@ -1,0 +1,304 @@
+"""A network: stacked sequence layers, a linear head and a loss; forward, backward."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._losses import LOSSES
+from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
+
+__all__ = [
+    "Architecture",
+    "draw_masks",
+    "forward",
+    "backward",
+    "init_params",
+    "loss_and_grad",
+    "weight_names",
+]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything that fixes the shapes and the computation of a network.
+
+    Parameters
+    ----------
+    cell : str
+        Key of ``skrnn._cells.CELLS``.
+    hidden_sizes : tuple of int
+        Units of each stacked layer, bottom first.
+    n_inputs : int
+        Features per time step.
+    n_outputs : int
+        Width of the linear head.
+    bidirectional : bool
+    nonlinearity : {"tanh", "relu"}
+        For the ``"rnn"`` cell.
+    return_sequences : bool
+        Head on every step (many-to-many) or on the last state (many-to-one).
+    dropout : float
+        Variational dropout on the input of every layer (one mask per sequence).
+    recurrent_dropout : float
+        Variational dropout on the recurrent input ``h_{t-1}``.
+    """
+
+    cell: str
+    hidden_sizes: tuple
+    n_inputs: int
+    n_outputs: int
+    bidirectional: bool = False
+    nonlinearity: str = "tanh"
+    return_sequences: bool = False
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+
+    @property
+    def n_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def make_cell(self):
+        return make_cell(self.cell, self.nonlinearity)
+
+    def layer_sizes(self):
+        """``(n_inputs, output width)`` of each layer."""
+        cell = self.make_cell()
+        sizes, n_in = [], self.n_inputs
+        for H in self.hidden_sizes:
+            n_out = self.n_directions * cell.output_size(H)
+            sizes.append((n_in, n_out))
+            n_in = n_out
+        return sizes
+
+
+_SUFFIXES = ("", "_reverse")
+_DIR_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _layer_keys(arch, k):
+    return [
+        [f"{key}_l{k}{_SUFFIXES[d]}" for key in _DIR_KEYS]
+        for d in range(arch.n_directions)
+    ]
+
+
+def weight_names(arch):
+    """Names of the parameters, in PyTorch ``state_dict()`` order."""
+    names = [
+        name
+        for k in range(len(arch.hidden_sizes))
+        for keys in _layer_keys(arch, k)
+        for name in keys
+    ]
+    return [*names, "head.weight", "head.bias"]
+
+
+def init_params(arch, rng, dtype=np.float64):
+    """Initial parameters, a dict in PyTorch ``state_dict()`` layout and order.
+
+    Recurrent input weights Glorot-uniform, recurrent weights orthogonal, biases
+    zero (LSTM forget gate 1); head Glorot-uniform with zero bias. Every draw comes
+    from ``rng`` in a fixed order.
+    """
+    cell = arch.make_cell()
+    params = {}
+    for k, (H, (n_in, _)) in enumerate(
+        zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
+    ):
+        for keys in _layer_keys(arch, k):
+            arrays = init_direction(rng, cell, n_in, H, dtype)
+            params.update(zip(keys, arrays, strict=True))
+    n_top = arch.layer_sizes()[-1][1]
+    limit = np.sqrt(6.0 / (n_top + arch.n_outputs))
+    params["head.weight"] = rng.uniform(-limit, limit, (arch.n_outputs, n_top)).astype(
+        dtype
+    )
+    params["head.bias"] = np.zeros(arch.n_outputs, dtype)
+    return params
+
+
+def _dir_params(arch, params, k):
+    return [[params[name] for name in keys] for keys in _layer_keys(arch, k)]
+
+
+def draw_masks(arch, rng, batch, dtype):
+    """Dropout masks for one batch (or None when no dropout is set).
+
+    One mask per sequence, reused at every step: ``"input"`` holds a
+    ``(batch, n_inputs)`` mask per layer and ``"recurrent"`` a list (per direction)
+    of ``(batch, O)`` masks per layer, scaled by ``1 / (1 - p)``.
+    """
+    if arch.dropout == 0 and arch.recurrent_dropout == 0:
+        return None
+
+    def mask(p, width):
+        if p == 0:
+            return None
+        keep = rng.random_sample((batch, width)) >= p
+        return (keep / (1.0 - p)).astype(dtype)
+
+    cell = arch.make_cell()
+    masks = {"input": [], "recurrent": []}
+    for H, (n_in, _) in zip(arch.hidden_sizes, arch.layer_sizes(), strict=True):
+        masks["input"].append(mask(arch.dropout, n_in))
+        rec = [
+            mask(arch.recurrent_dropout, cell.output_size(H))
+            for _ in range(arch.n_directions)
+        ]
+        masks["recurrent"].append(None if rec[0] is None else rec)
+    return masks
+
+
+def valid_mask(lengths, n_steps):
+    """Boolean ``(n_steps, batch)`` mask of valid steps, or None if none is padded."""
+    if lengths.min() >= n_steps:
+        return None
+    return np.arange(n_steps)[:, None] < lengths[None, :]
+
+
+def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
+    """Run the network on a batch.
+
+    Parameters
+    ----------
+    arch : Architecture
+    params : dict of ndarray
+    X : ndarray of shape (batch, n_steps, n_inputs)
+        Right-padded input in the computation dtype.
+    lengths : ndarray of int of shape (batch,)
+    valid : ndarray of bool of shape (n_steps, batch), default=None
+        Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
+        left-aligned windows).
+    state0 : list, default=None
+        Initial state per layer (as returned in ``stateT``); None means zeros.
+    masks : dict, default=None
+        Dropout masks from :func:`draw_masks` (training only).
+
+    Returns
+    -------
+    raw : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
+        Head output before any output activation.
+    stateT : list
+        Final state per layer and direction, to continue on a next chunk.
+    cache : dict
+    """
+    cell = arch.make_cell()
+    h = np.ascontiguousarray(X.transpose(1, 0, 2))
+    if valid is None:
+        valid = valid_mask(lengths, h.shape[0])
+    layer_caches, stateT, last = [], [], None
+    for k in range(len(arch.hidden_sizes)):
+        in_mask = None if masks is None else masks["input"][k]
+        if in_mask is not None:
+            h = h * in_mask
+        h, last, st, c = layer_forward(
+            cell,
+            _dir_params(arch, params, k),
+            h,
+            lengths,
+            valid,
+            None if state0 is None else state0[k],
+            None if masks is None else masks["recurrent"][k],
+        )
+        layer_caches.append((c, in_mask))
+        stateT.append(st)
+    W, b = params["head.weight"], params["head.bias"]
+    if arch.return_sequences:
+        T, B, D = h.shape
+        Z = h.reshape(T * B, D)
+        raw = (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2)
+    else:
+        Z = last
+        raw = Z @ W.T + b
+    return raw, stateT, {"layers": layer_caches, "Z": Z, "shape": h.shape}
+
+
+def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
+    """Gradients of a scalar loss given its gradient ``draw`` w.r.t. ``raw``.
+
+    Returns
+    -------
+    grads : dict of ndarray
+        Same keys and shapes as ``params``.
+    dstate0 : list
+        Gradient with respect to the initial state of every layer.
+    dX : ndarray of shape (batch, n_steps, n_inputs) or None
+        Only when ``need_dX``.
+    """
+    cell = arch.make_cell()
+    W = params["head.weight"]
+    Z = cache["Z"]
+    if arch.return_sequences:
+        T, B, _ = cache["shape"]
+        d_flat = np.ascontiguousarray(draw.transpose(1, 0, 2)).reshape(T * B, -1)
+    else:
+        d_flat = draw
+    grads = {"head.weight": d_flat.T @ Z, "head.bias": d_flat.sum(axis=0)}
+    dZ = d_flat @ W
+    dY, dlast = (
+        (dZ.reshape(cache["shape"]), None)
+        if arch.return_sequences
+        else (
+            None,
+            dZ,
+        )
+    )
+    dstate0 = [None] * len(arch.hidden_sizes)
+    for k in range(len(arch.hidden_sizes) - 1, -1, -1):
+        c, in_mask = cache["layers"][k]
+        dX, dstate0[k], g = layer_backward(
+            cell,
+            _dir_params(arch, params, k),
+            c,
+            dY,
+            dlast,
+            None if dstateT is None else dstateT[k],
+        )
+        for keys, gd in zip(_layer_keys(arch, k), g, strict=True):
+            grads.update(zip(keys, gd, strict=True))
+        if in_mask is not None:
+            dX *= in_mask
+        dY, dlast = dX, None
+    grads = {name: grads[name] for name in params}
+    dX = dY.transpose(1, 0, 2) if need_dX else None
+    return grads, dstate0, dX
+
+
+def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwargs):
+    """Loss (with L2 penalty) and gradients for one batch.
+
+    Parameters
+    ----------
+    loss : str
+        Key of ``LOSSES``.
+    Y : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
+        Targets in the raw-output layout (one-hot for ``"log_loss"``).
+    weights : ndarray of shape (batch,) or (batch, n_steps)
+        Nonnegative weight per row (sample weight times step mask); zero rows
+        (padded steps) contribute nothing.
+    alpha : float
+        L2 penalty ``0.5 * alpha * sum(W ** 2) / sum(sample weights)`` on weight
+        matrices (not biases).
+    **kwargs
+        Passed to :func:`forward` (``valid``, ``state0``, ``masks``).
+
+    Returns
+    -------
+    value : float
+    grads : dict of ndarray
+    stateT : list
+    """
+    raw, stateT, cache = forward(arch, params, X, lengths, **kwargs)
+    n_out = raw.shape[-1]
+    value, draw = LOSSES[loss](
+        raw.reshape(-1, n_out), Y.reshape(-1, n_out), weights.ravel()
+    )
+    grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
+    if alpha:
+        norm = weights.sum() if weights.ndim == 1 else weights.max(axis=1).sum()
+        scale = alpha / norm
+        for name, p in params.items():
+            if "weight" in name:
+                value += 0.5 * scale * float(np.dot(p.ravel(), p.ravel()))
+                grads[name] += scale * p
+    return value, grads, stateT

@@ -1,0 +1,331 @@
+"""The one loop over time: a recurrent layer as a scan of a cell, forward, backward."""
+
+import numpy as np
+
+from ._cells import CELLS
+
+__all__ = [
+    "init_direction",
+    "make_cell",
+    "reverse_index",
+    "scan_backward",
+    "scan_forward",
+]
+
+
+def _glorot_uniform(rng, shape, dtype):
+    fan_out, fan_in = shape
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+
+
+def _orthogonal_blocks(rng, n_blocks, hidden_size, n_inputs, dtype):
+    """Stack ``n_blocks`` (semi-)orthogonal ``(hidden_size, n_inputs)`` matrices."""
+    blocks = []
+    for _ in range(n_blocks):
+        big, small = max(hidden_size, n_inputs), min(hidden_size, n_inputs)
+        a = rng.standard_normal((big, small))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))  # unique decomposition, uniform (Haar) distribution
+        blocks.append(q if hidden_size >= n_inputs else q.T)
+    return np.concatenate(blocks, axis=0).astype(dtype, copy=False)
+
+
+def init_direction(rng, cell, input_size, hidden_size, dtype):
+    """Initial weights of one direction of a recurrent layer, PyTorch layout.
+
+    Input weights are Glorot-uniform, recurrent weights orthogonal per gate block,
+    biases zero except where the cell says otherwise (LSTM forget gate: 1).
+
+    Parameters
+    ----------
+    rng : numpy.random.RandomState
+        Source of every random draw.
+    cell : cell object from ``CELLS``
+    input_size, hidden_size : int
+    dtype : numpy dtype
+
+    Returns
+    -------
+    list of ndarray
+        ``[weight_ih (G*H, input_size), weight_hh (G*H, V), bias_ih (G*H,),
+        bias_hh (G*H,)]`` with ``G = cell.n_gates`` and ``V = cell.output_size(H)``.
+    """
+    G, H = cell.n_gates, hidden_size
+    V = cell.output_size(H)
+    w_ih = np.concatenate(
+        [_glorot_uniform(rng, (H, input_size), dtype) for _ in range(G)], axis=0
+    )
+    w_hh = _orthogonal_blocks(rng, G, H, V, dtype)
+    b_ih = np.zeros(G * H, dtype)
+    b_hh = np.zeros(G * H, dtype)
+    cell.init_biases(b_ih, b_hh, H)
+    return [w_ih, w_hh, b_ih, b_hh]
+
+
+def reverse_index(lengths, n_steps):
+    """Time indices that reverse the valid part of each right-padded sequence.
+
+    Returns ``idx`` of shape ``(n_steps, n_samples)`` with ``idx[t, b] =
+    lengths[b] - 1 - t`` for ``t < lengths[b]`` and ``t`` on padded steps. The
+    permutation is its own inverse, so the same index re-flips the outputs.
+    """
+    t = np.arange(n_steps)[:, None]
+    return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+
+
+def _pad_steps(valid):
+    """Per step, the boolean column of padded samples (or None if none is padded)."""
+    if valid is None:
+        return None
+    pad = ~valid
+    return [pad[t][:, None] if pad[t].any() else None for t in range(pad.shape[0])]
+
+
+def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
+    """Run one direction of a recurrent layer over a time-major batch.
+
+    Parameters
+    ----------
+    cell : cell object from ``CELLS``
+    params : list of ndarray
+        ``[weight_ih, weight_hh, bias_ih, bias_hh]`` in PyTorch layout.
+    X : ndarray of shape (n_steps, batch, n_inputs)
+        C-contiguous input, in the dtype the computation runs in.
+    carry0 : dict of ndarray, default=None
+        Initial state: ``"h"`` of shape (batch, V) and any hidden carries of shape
+        (batch, H). ``None`` means zeros.
+    valid : ndarray of bool of shape (n_steps, batch), default=None
+        False on padded steps, where the state is carried unchanged. ``None``: all
+        steps are valid.
+    rec_mask : ndarray of shape (batch, V), default=None
+        Variational (same for every step) dropout mask on the recurrent input.
+
+    Returns
+    -------
+    cache : dict
+        ``cache["h"]`` of shape (n_steps + 1, batch, V) holds the initial state at
+        index 0 and the output of step ``t`` at ``t + 1``; the final state is at
+        ``n_steps``. The rest is what :func:`scan_backward` needs.
+    """
+    w_ih, w_hh, b_ih, b_hh = params
+    T, B, F = X.shape
+    GH, V = w_hh.shape
+    H = GH // cell.n_gates
+    dtype = X.dtype
+    cache = {"gates": np.empty((T, B, GH), dtype), "h": np.empty((T + 1, B, V), dtype)}
+    for name in cell.hidden_carries:
+        cache[name] = np.empty((T + 1, B, H), dtype)
+    cache.update(cell.alloc(T, B, H, dtype))
+    gates = cache["gates"]
+    np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
+    gates += cell.folded_bias(b_ih, b_hh, H)
+    carries = ("h", *cell.hidden_carries)
+    for name in carries:
+        if carry0 is None or carry0.get(name) is None:
+            cache[name][0] = 0
+        else:
+            cache[name][0] = carry0[name]
+    pad = _pad_steps(valid)
+    hg = np.empty((B, GH), dtype)
+    h_in = np.empty((B, V), dtype) if rec_mask is not None else None
+    w_hh_t = w_hh.T
+    for t in range(T):
+        h_prev = cache["h"][t]
+        if rec_mask is not None:
+            h_prev = np.multiply(h_prev, rec_mask, out=h_in)
+        np.dot(h_prev, w_hh_t, out=hg)
+        cell.forward(t, hg, cache, b_hh)
+        if pad is not None and pad[t] is not None:
+            for name in carries:
+                np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
+    cache["valid"] = valid
+    cache["rec_mask"] = rec_mask
+    return cache
+
+
+def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
+    """Backpropagate through one direction of a recurrent layer.
+
+    Parameters
+    ----------
+    cell, params, X
+        As given to :func:`scan_forward`.
+    cache : dict
+        Returned by :func:`scan_forward`.
+    dY : ndarray of shape (n_steps, batch, V), default=None
+        Gradient of the loss with respect to the per-step outputs (zero on padded
+        steps). ``None`` means zero.
+    dcarryT : dict of ndarray, default=None
+        Gradient with respect to the final state (same keys as the carry).
+    need_dX : bool, default=True
+        Whether to compute the gradient of the input.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_steps, batch, n_inputs) or None
+    dcarry0 : dict of ndarray
+        Gradient with respect to the initial state, so chunks chain.
+    grads : list of ndarray
+        Gradients of ``[weight_ih, weight_hh, bias_ih, bias_hh]``.
+    """
+    w_ih, w_hh, b_ih, b_hh = params
+    T, B, F = X.shape
+    GH, V = w_hh.shape
+    dtype = X.dtype
+    dgates = np.empty((T, B, GH), dtype)
+    dhg = np.empty((T, B, GH), dtype) if cell.separate_hh_grad else dgates
+    rec_mask = cache["rec_mask"]
+    pad = _pad_steps(cache["valid"])
+
+    def start(name, width):
+        if dcarryT is not None and dcarryT.get(name) is not None:
+            return np.array(dcarryT[name], dtype=dtype, copy=True)
+        return np.zeros((B, width), dtype)
+
+    dh_rec = start("h", V)
+    dcarry = {name: start(name, GH // cell.n_gates) for name in cell.hidden_carries}
+    dh = np.empty((B, V), dtype)
+    for t in range(T - 1, -1, -1):
+        if dY is None:
+            dh[...] = dh_rec
+        else:
+            np.add(dh_rec, dY[t], out=dh)
+        p = None if pad is None else pad[t]
+        if p is not None:
+            keep_h = dh * p
+            keep = {name: dcarry[name] * p for name in dcarry}
+            np.copyto(dh, 0, where=p)
+            for name in dcarry:
+                np.copyto(dcarry[name], 0, where=p)
+        direct, new_carry = cell.backward(t, dh, dcarry, cache, dgates, dhg, b_hh)
+        dcarry.update(new_carry)
+        np.dot(dhg[t], w_hh, out=dh_rec)
+        if rec_mask is not None:
+            dh_rec *= rec_mask
+        if direct is not None:
+            dh_rec += direct
+        if p is not None:
+            dh_rec += keep_h
+            for name in dcarry:
+                dcarry[name] += keep[name]
+    dg_flat = dgates.reshape(T * B, GH)
+    dhg_flat = dhg.reshape(T * B, GH)
+    h_prev = cache["h"][:-1]
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    grads = [
+        dg_flat.T @ X.reshape(T * B, F),
+        dhg_flat.T @ h_prev.reshape(T * B, V),
+        dg_flat.sum(axis=0),
+        dhg_flat.sum(axis=0),
+    ]
+    dX = (dg_flat @ w_ih).reshape(T, B, F) if need_dX else None
+    return dX, {"h": dh_rec, **dcarry}, grads
+
+
+def make_cell(name, nonlinearity="tanh"):
+    """Instantiate the registered cell ``name``."""
+    return CELLS[name](nonlinearity)
+
+
+def direction_inputs(X, lengths, ragged):
+    """The input of the reverse direction: each sequence's valid part reversed."""
+    if not ragged:
+        return np.ascontiguousarray(X[::-1]), None
+    idx = reverse_index(lengths, X.shape[0])
+    return X[idx, np.arange(X.shape[1])], idx
+
+
+def _reflip(Y, idx):
+    if idx is None:
+        return Y[::-1]
+    return Y[idx, np.arange(Y.shape[1])]
+
+
+def layer_forward(cell, dir_params, X, lengths, valid, state0=None, rec_masks=None):
+    """Forward pass of a (possibly bidirectional) recurrent layer.
+
+    Parameters
+    ----------
+    cell : cell object
+    dir_params : list of list of ndarray
+        One ``[weight_ih, weight_hh, bias_ih, bias_hh]`` per direction (forward
+        first).
+    X : ndarray of shape (n_steps, batch, n_inputs)
+    lengths : ndarray of shape (batch,)
+        Valid steps per sequence (right padding). Used to reverse each sequence's
+        valid part for the reverse direction.
+    valid : ndarray of bool of shape (n_steps, batch) or None
+    state0 : list of dict or None
+        Initial carry per direction.
+    rec_masks : list of ndarray or None
+        Recurrent dropout mask per direction.
+
+    Returns
+    -------
+    Y : ndarray of shape (n_steps, batch, n_directions * V)
+        Outputs in time order (the reverse direction re-flipped).
+    last : ndarray of shape (batch, n_directions * V)
+        Each direction's final state: the forward state at the last valid step,
+        the reverse state at the first step (PyTorch's ``h_n``).
+    stateT : list of dict
+        Final carry per direction.
+    cache : dict
+    """
+    n_dir = len(dir_params)
+    caches, outs, lasts, states = [], [], [], []
+    idx = None
+    for d in range(n_dir):
+        Xd = X
+        if d == 1:
+            Xd, idx = direction_inputs(X, lengths, valid is not None)
+        c = scan_forward(
+            cell,
+            dir_params[d],
+            Xd,
+            None if state0 is None else state0[d],
+            valid,
+            None if rec_masks is None else rec_masks[d],
+        )
+        caches.append((Xd, c))
+        outs.append(c["h"][1:] if d == 0 else _reflip(c["h"][1:], idx))
+        carries = ("h", *cell.hidden_carries)
+        states.append({name: c[name][-1].copy() for name in carries})
+        lasts.append(c["h"][-1])
+    if n_dir == 1:
+        Y, last = outs[0], lasts[0]
+    else:
+        Y, last = np.concatenate(outs, axis=2), np.concatenate(lasts, axis=1)
+    return Y, last, states, {"dirs": caches, "idx": idx}
+
+
+def layer_backward(cell, dir_params, cache, dY=None, dlast=None, dstateT=None):
+    """Backward pass of :func:`layer_forward`.
+
+    ``dY`` (n_steps, batch, n_directions * V) and ``dlast`` (batch, n_directions *
+    V) may be None. ``dstateT`` is a list of per-direction carry gradients or None.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_steps, batch, n_inputs)
+    dstate0 : list of dict
+    grads : list of list of ndarray, one per direction
+    """
+    dX, dstate0, grads = None, [], []
+    for d, (Xd, c) in enumerate(cache["dirs"]):
+        V = dir_params[d][1].shape[1]
+        dYd = None if dY is None else dY[:, :, d * V : (d + 1) * V]
+        if dYd is not None and d == 1:
+            dYd = _reflip(dYd, cache["idx"])
+        dT = {} if dstateT is None else dict(dstateT[d])
+        if dlast is not None:
+            g = dlast[:, d * V : (d + 1) * V]
+            dT["h"] = g if dT.get("h") is None else dT["h"] + g
+        dXd, d0, g = scan_backward(cell, dir_params[d], Xd, c, dYd, dT)
+        if d == 1:
+            dXd = _reflip(dXd, cache["idx"])
+        dX = dXd if dX is None else dX + dXd
+        dstate0.append(d0)
+        grads.append(g)
+    return dX, dstate0, grads
