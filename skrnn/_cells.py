@@ -36,8 +36,9 @@ class _Cell:
     hidden_carries = ()  # names of carries besides the visible state "h"
     separate_hh_grad = False  # True when d(h @ W_hh.T) differs from d(gates)
 
-    def __init__(self, nonlinearity="tanh"):
+    def __init__(self, nonlinearity="tanh", n_states=1):
         self.nonlinearity = nonlinearity
+        self.n_states = n_states
 
     @staticmethod
     def output_size(hidden_size):

@@ -41,6 +41,8 @@ class Architecture:
         Variational dropout on the input of every layer (one mask per sequence).
     recurrent_dropout : float
         Variational dropout on the recurrent input ``h_{t-1}``.
+    n_states : int
+        States per unit of the ``"statal"`` cell.
     """
 
     cell: str
@@ -52,13 +54,14 @@ class Architecture:
     return_sequences: bool = False
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
+    n_states: int = 1
 
     @property
     def n_directions(self):
         return 2 if self.bidirectional else 1
 
     def make_cell(self):
-        return make_cell(self.cell, self.nonlinearity)
+        return make_cell(self.cell, self.nonlinearity, self.n_states)
 
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""

@@ -224,9 +224,9 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     return dX, {"h": dh_rec, **dcarry}, grads
 
 
-def make_cell(name, nonlinearity="tanh"):
-    """Instantiate the registered cell ``name``."""
-    return CELLS[name](nonlinearity)
+def make_cell(name, nonlinearity="tanh", n_states=1):
+    """Instantiate the registered cell ``name`` (options a cell ignores are unused)."""
+    return CELLS[name](nonlinearity, n_states)
 
 
 def direction_inputs(X, lengths, ragged):
