@@ -1,0 +1,473 @@
+"""Data boundary: read user sequences into one right-padded batch and back."""
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import validate_data
+
+from ._readers import (
+    LAYOUT_HINT,
+    NAN_FIX,
+    as_array,
+    as_numeric,
+    float_dtype,
+    nan_or_inf,
+    overflow_error,
+    raise_if_nonfinite,
+    read_layout,
+)
+
+__all__ = [
+    "KINDS",
+    "length_mask",
+    "restore_kind",
+    "to_padded",
+    "to_padded_targets",
+    "unpad",
+    "validate_sequence_data",
+]
+
+#: Layout tags returned by :func:`to_padded` and understood by :func:`restore_kind`.
+#: "table": 2-D (n_samples, n_timesteps), each row one univariate series.
+#: "array": 3-D (n_samples, n_timesteps, n_features).
+#: "list": list of 2-D sequences (n_timesteps_i, n_features).
+#: "list1d": list of 1-D univariate sequences (n_timesteps_i,).
+KINDS = ("table", "array", "list", "list1d")
+
+
+def to_padded(X, *, name="X", dtype=None):
+    """Read sequences into a right-padded batch.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps) or \
+            (n_samples, n_timesteps, n_features), or list of sequences
+        A 2-D table (or DataFrame) whose rows are univariate series, a 3-D array,
+        or a list/tuple of sequences each of shape (n_timesteps_i, n_features)
+        or (n_timesteps_i,) (univariate). Nested Python lists of numbers that
+        form a rectangular array are read as that array, as in scikit-learn.
+    name : str, default="X"
+        Name used in error messages.
+    dtype : dtype, default=None
+        Output dtype. By default float32 input stays float32 and everything else
+        becomes float64.
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_samples, max_len, n_features)
+        Fresh array (never a view of `X`), zero after each sequence's end.
+    lengths : ndarray of shape (n_samples,), dtype int64
+        Valid steps per sequence, ``1 <= lengths[i] <= max_len``.
+    kind : {"table", "array", "list", "list1d"}
+        Input layout, for :func:`restore_kind`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X3, lengths, kind = to_padded([np.array([1.0, 2.0]), np.array([3.0])])
+    >>> X3[:, :, 0]
+    array([[1., 2.],
+           [3., 0.]])
+    >>> lengths, kind
+    (array([2, 1]), 'list1d')
+    """
+    if dtype is not None and np.dtype(dtype).kind not in "biuf":
+        raise TypeError(
+            f"dtype must be a real numeric dtype such as float32; got {dtype!r}."
+        )
+    kind, data = read_layout(X, name)
+    return _to_padded(kind, data, name, dtype)
+
+
+def _to_padded(kind, data, name, dtype):
+    if kind == "list":
+        return _list_to_padded(data, name, dtype)
+    arr = data
+    n_samples, n_timesteps = arr.shape[:2]
+    n_features = arr.shape[2] if arr.ndim == 3 else 1
+    if n_samples == 0:
+        raise ValueError(
+            f"{name} has 0 samples (shape {arr.shape}); pass at least one sequence."
+        )
+    if n_timesteps == 0:
+        raise ValueError(
+            f"{name} has 0 time steps (shape {arr.shape}); every sequence needs at "
+            "least one time step."
+        )
+    if n_features == 0:
+        raise ValueError(
+            f"{name} has 0 features per time step (shape {arr.shape}); pass at "
+            "least one feature."
+        )
+    arr = as_numeric(arr, name)
+    out_dtype = np.dtype(dtype) if dtype is not None else float_dtype([arr.dtype])
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains {nan_or_inf(arr)}; {NAN_FIX}.")
+    X3 = np.array(arr, dtype=out_dtype, order="C", copy=True)
+    if dtype is not None and out_dtype.kind == "f" and not np.isfinite(X3).all():
+        raise overflow_error(name, out_dtype)
+    if kind == "table":
+        X3 = X3.reshape(n_samples, n_timesteps, 1)
+    lengths = np.full(n_samples, n_timesteps, dtype=np.int64)
+    return X3, lengths, kind
+
+
+def _list_to_padded(seqs, name, dtype):
+    arrays = []
+    for i, seq in enumerate(seqs):
+        try:
+            a = as_array(seq)
+        except ValueError as exc:
+            raise ValueError(
+                f"sequence {i} of {name} could not be read as an array ({exc}); "
+                "each sequence must be (n_timesteps,) or (n_timesteps, n_features)."
+            ) from exc
+        if a.ndim == 0:
+            raise ValueError(
+                f"sequence {i} of {name} is a scalar; {name} looks like one series. "
+                f"Wrap it as [{name}] for one sequence, or {LAYOUT_HINT}."
+            )
+        if a.ndim > 2:
+            raise ValueError(
+                f"sequence {i} of {name} has {a.ndim} dimensions (shape {a.shape}); "
+                "each sequence must be (n_timesteps,) or (n_timesteps, n_features)."
+            )
+        if a.shape[0] == 0:
+            raise ValueError(
+                f"sequence {i} of {name} is empty (0 time steps); remove it or give "
+                "it at least one time step."
+            )
+        if a.ndim == 2 and a.shape[1] == 0:
+            raise ValueError(
+                f"sequence {i} of {name} has 0 features per time step (shape "
+                f"{a.shape}); pass at least one feature."
+            )
+        if arrays and a.ndim != arrays[0].ndim:
+            raise ValueError(
+                f"sequence {i} of {name} is {a.ndim}-D but sequence 0 is "
+                f"{arrays[0].ndim}-D; make all sequences 1-D (univariate) or all "
+                "2-D (n_timesteps, n_features)."
+            )
+        if a.ndim == 2 and arrays and a.shape[1] != arrays[0].shape[1]:
+            raise ValueError(
+                f"sequence {i} of {name} has {a.shape[1]} features but sequence 0 "
+                f"has {arrays[0].shape[1]}; all sequences need the same number of "
+                "features per time step."
+            )
+        arrays.append(a)
+    arrays = [as_numeric(a, f"sequence {i} of {name}") for i, a in enumerate(arrays)]
+    out_dtype = (
+        np.dtype(dtype) if dtype is not None else float_dtype([a.dtype for a in arrays])
+    )
+    lengths = np.fromiter((a.shape[0] for a in arrays), np.int64, len(arrays))
+    n_features = arrays[0].shape[1] if arrays[0].ndim == 2 else 1
+    if out_dtype.kind != "f":  # casting would hide NaN: check each source first
+        raise_if_nonfinite(arrays, name, range(len(arrays)))
+    X3 = np.zeros((len(arrays), lengths.max(), n_features), dtype=out_dtype)
+    for i, a in enumerate(arrays):
+        X3[i, : a.shape[0]] = a.reshape(a.shape[0], n_features)
+    if out_dtype.kind == "f" and not np.isfinite(X3).all():
+        bad = np.flatnonzero(~np.isfinite(X3).all(axis=(1, 2)))
+        raise_if_nonfinite(arrays, name, bad)
+        raise overflow_error(name, out_dtype)
+    return X3, lengths, "list1d" if arrays[0].ndim == 1 else "list"
+
+
+def length_mask(lengths, max_len):
+    """Boolean mask of the valid (non-padding) steps.
+
+    Parameters
+    ----------
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+    max_len : int
+        Padded length.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_samples, max_len), dtype bool
+        ``mask[i, t]`` is True iff ``t < lengths[i]``.
+
+    Examples
+    --------
+    >>> length_mask(np.array([2, 1]), 3)
+    array([[ True,  True, False],
+           [ True, False, False]])
+    """
+    return np.arange(max_len) < np.asarray(lengths)[:, None]
+
+
+def to_padded_targets(y, lengths, *, name="y"):
+    """Read per-step targets aligned with a padded input batch.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples, n_timesteps) or \
+            (n_samples, n_timesteps, n_outputs), or list of per-sequence targets
+        For arrays, ``n_timesteps`` must equal ``max(lengths)`` and only the valid
+        steps are read. A list holds one target sequence per input sequence,
+        each of shape (lengths[i],) or (lengths[i], n_outputs).
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per input sequence, from :func:`to_padded`.
+    name : str, default="y"
+        Name used in error messages.
+
+    Returns
+    -------
+    Y3 : ndarray of shape (n_samples, max_len, n_outputs)
+        float32 stays float32, other numbers become float64 and padding is 0.
+        String or object labels keep dtype object (padding is None) so that a
+        classifier can encode them from ``Y3[mask]``.
+    mask : ndarray of shape (n_samples, max_len), dtype bool
+        True on valid steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Y3, mask = to_padded_targets([[1, 2], ["a"]], np.array([2, 1]))
+    >>> Y3[:, :, 0]
+    array([[1, 2],
+           ['a', None]], dtype=object)
+    >>> mask
+    array([[ True,  True],
+           [ True, False]])
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n_samples, max_len = lengths.shape[0], int(lengths.max())
+    mask = length_mask(lengths, max_len)
+    if y is None:
+        raise TypeError(
+            f"{name} is None; per-step targets need an array (n_samples, "
+            "n_timesteps[, n_outputs]) or a list with one target sequence per input."
+        )
+    if sparse.issparse(y):
+        raise TypeError(
+            f"{name} is a sparse matrix, which is not supported; densify it first "
+            f"with {name}.toarray()."
+        )
+    if isinstance(y, (list, tuple)) or (
+        isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype == object
+    ):
+        Y3 = _list_targets(list(y), lengths, name)
+    else:
+        Y3 = _array_targets(as_array(y), n_samples, max_len, name)
+    if Y3.dtype == object:
+        Y3[~mask] = None
+    else:
+        if not np.isfinite(Y3[mask]).all():
+            raise ValueError(f"{name} contains {nan_or_inf(Y3[mask])}; {NAN_FIX}.")
+        Y3[~mask] = 0
+    return Y3, mask
+
+
+def _target_dtype(arrays, name):
+    kinds = {a.dtype.kind for a in arrays}
+    if "c" in kinds:
+        raise ValueError(
+            f"Complex data not supported: {name} has complex values. Pass real "
+            "targets, e.g. the real and imaginary parts as separate outputs."
+        )
+    if kinds & set("OUS"):
+        return np.dtype(object)
+    if not kinds <= set("biuf"):
+        raise TypeError(
+            f"{name} has non-numeric dtype {arrays[0].dtype}; pass numbers or "
+            "string labels."
+        )
+    return float_dtype([a.dtype for a in arrays])
+
+
+def _array_targets(arr, n_samples, max_len, name):
+    if arr.ndim < 2 or arr.ndim > 3:
+        raise ValueError(
+            f"{name} has shape {arr.shape}; per-step targets need shape (n_samples, "
+            "n_timesteps) or (n_samples, n_timesteps, n_outputs), or a list with "
+            "one target sequence per input sequence. (One target per sequence is "
+            "a different task: use a sequence-level estimator.)"
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} samples but X has {n_samples}; pass one "
+            "target sequence per input sequence."
+        )
+    if arr.shape[1] != max_len:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} time steps but the longest sequence in X has "
+            f"{max_len}; pad {name} to {max_len} steps or pass a list of "
+            "per-sequence targets."
+        )
+    if arr.ndim == 3 and arr.shape[2] == 0:
+        raise ValueError(
+            f"{name} has 0 outputs (shape {arr.shape}); pass at least one."
+        )
+    dtype = _target_dtype([arr], name)
+    return np.array(arr, dtype=dtype, order="C", copy=True).reshape(
+        n_samples, max_len, -1
+    )
+
+
+def _list_targets(seqs, lengths, name):
+    if len(seqs) != lengths.shape[0]:
+        raise ValueError(
+            f"{name} has {len(seqs)} target sequences but X has {lengths.shape[0]} "
+            "sequences; pass one target sequence per input sequence."
+        )
+    arrays = [as_array(s) for s in seqs]
+    for i, a in enumerate(arrays):
+        if a.ndim not in (1, 2):
+            raise ValueError(
+                f"{name}[{i}] has shape {a.shape}; each target sequence must be "
+                "(n_timesteps,) or (n_timesteps, n_outputs)."
+            )
+        if a.ndim != arrays[0].ndim:
+            raise ValueError(
+                f"{name}[{i}] is {a.ndim}-D but {name}[0] is {arrays[0].ndim}-D; "
+                "make all target sequences 1-D or all 2-D."
+            )
+        if a.ndim == 2 and a.shape[1] != arrays[0].shape[1]:
+            raise ValueError(
+                f"{name}[{i}] has {a.shape[1]} outputs but {name}[0] has "
+                f"{arrays[0].shape[1]}; all target sequences need the same outputs."
+            )
+        if a.shape[0] != lengths[i]:
+            raise ValueError(
+                f"{name}[{i}] has {a.shape[0]} time steps but X sequence {i} has "
+                f"{lengths[i]}; each target sequence must be as long as its input."
+            )
+    n_outputs = arrays[0].shape[1] if arrays[0].ndim == 2 else 1
+    if n_outputs == 0:
+        raise ValueError(f"{name} has 0 outputs; pass at least one.")
+    dtype = _target_dtype(arrays, name)
+    Y3 = np.zeros((len(arrays), lengths.max(), n_outputs), dtype=dtype)
+    for i, a in enumerate(arrays):
+        Y3[i, : a.shape[0]] = a.reshape(a.shape[0], n_outputs)
+    return Y3
+
+
+def unpad(Y3, lengths):
+    """Split a padded batch into its valid parts.
+
+    Parameters
+    ----------
+    Y3 : ndarray of shape (n_samples, max_len, ...)
+        Padded batch.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+
+    Returns
+    -------
+    sequences : list of ndarray
+        ``Y3[i, :lengths[i]]`` for each i, each a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [s.tolist() for s in unpad(np.arange(6).reshape(2, 3), np.array([3, 1]))]
+    [[0, 1, 2], [3]]
+    """
+    return [Y3[i, :n].copy() for i, n in enumerate(np.asarray(lengths))]
+
+
+def restore_kind(X3, lengths, kind):
+    """Put a padded batch back into the layout named by `kind`.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_samples, max_len, n_features)
+        Padded batch.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+    kind : {"table", "array", "list", "list1d"}
+        Layout from :func:`to_padded`. "table" gives a 2-D array
+        (n_samples, max_len) and needs ``n_features == 1``; "array" gives `X3`
+        itself; "list" gives a list of (lengths[i], n_features) copies; "list1d"
+        gives a list of (lengths[i],) copies and needs ``n_features == 1``.
+        "table" and "array" need every sequence to be full length.
+
+    Returns
+    -------
+    X : ndarray or list of ndarray
+        "table" and "array" results share memory with `X3`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X3, lengths, kind = to_padded([np.array([1.0, 2.0]), np.array([3.0])])
+    >>> restore_kind(X3, lengths, kind)
+    [array([1., 2.]), array([3.])]
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}.")
+    if kind in ("table", "list1d") and X3.shape[2] != 1:
+        raise ValueError(
+            f"kind {kind!r} holds univariate series but X3 has {X3.shape[2]} "
+            "features; use kind 'array' or 'list'."
+        )
+    if kind == "list":
+        return unpad(X3, lengths)
+    if kind == "list1d":
+        return unpad(X3[:, :, 0], lengths)
+    if (np.asarray(lengths) != X3.shape[1]).any():
+        raise ValueError(
+            f"kind {kind!r} needs every sequence to span all {X3.shape[1]} steps; "
+            "use kind 'list' for sequences of different lengths."
+        )
+    return X3[:, :, 0] if kind == "table" else X3
+
+
+def validate_sequence_data(estimator, X, *, reset):
+    """Validate X for a sequence estimator and read it into a padded batch.
+
+    A 2-D table goes through :func:`sklearn.utils.validation.validate_data`, so
+    ``n_features_in_`` (number of columns) and ``feature_names_in_`` behave as in
+    scikit-learn; 3-D arrays and lists set ``n_features_in_`` to the number of
+    features per time step. Once fitted, any layout is accepted as long as the
+    number of features per time step matches (a table counts as one feature),
+    and tables are checked column by column when the fit was on a table.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Receives ``n_features_in_``, ``feature_names_in_`` (tables) and the
+        private ``_fitted_layout`` and ``_n_step_features`` when `reset`.
+    X : array-like or list of sequences
+        Anything :func:`to_padded` accepts.
+    reset : bool
+        True in ``fit``, False afterwards.
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_samples, max_len, n_features)
+    lengths : ndarray of shape (n_samples,)
+    kind : {"table", "array", "list", "list1d"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> est = BaseEstimator()
+    >>> X3, lengths, kind = validate_sequence_data(est, np.ones((4, 6)), reset=True)
+    >>> X3.shape, est.n_features_in_, kind
+    ((4, 6, 1), 6, 'table')
+    """
+    kind, data = read_layout(X, "X")
+    if kind == "table" and (
+        reset or getattr(estimator, "_fitted_layout", None) == "table"
+    ):
+        data = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        X3, lengths, kind = _to_padded("table", data, "X", None)
+    else:
+        X3, lengths, kind = _to_padded(kind, data, "X", None)
+        if reset:
+            estimator.n_features_in_ = X3.shape[2]
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+    if reset:
+        estimator._fitted_layout = "table" if kind == "table" else "sequences"
+        estimator._n_step_features = X3.shape[2]
+    elif X3.shape[2] != estimator._n_step_features:
+        raise ValueError(
+            f"X has {X3.shape[2]} features per time step, but "
+            f"{type(estimator).__name__} is expecting {estimator._n_step_features} "
+            "features per time step as input; pass data with the layout used in fit."
+        )
+    return X3, lengths, kind

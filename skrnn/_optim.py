@@ -1,0 +1,633 @@
+"""Stochastic optimizers, learning-rate schedules, gradient clipping and packing."""
+
+import inspect
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+# Elements per float64 chunk when a non-float64 gradient is squared and summed:
+# small enough to stay in cache, large enough that Python overhead is negligible.
+_NORM_CHUNK = 8192
+
+
+def _check_array_list(arrays, name, *, writeable=False):
+    """Return ``arrays`` as a list of ndarrays or raise a TypeError/ValueError."""
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of numpy arrays, got {type(arrays).__name__}; "
+            "wrap a single array in a list."
+        )
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(
+                f"{name}[{i}] is a {type(a).__name__}, not a numpy array; "
+                "pass np.asarray(...) of each entry."
+            )
+        if writeable and not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(
+                f"{name}[{i}] has dtype {a.dtype}, but it is updated in place and "
+                "must be floating point; pass float32 or float64 arrays."
+            )
+        if writeable and not a.flags.writeable:
+            raise ValueError(
+                f"{name}[{i}] is read-only, but it is updated in place; "
+                "pass a writeable array (e.g. a copy)."
+            )
+    return list(arrays)
+
+
+def _check_positive(value, name):
+    """Raise a ValueError unless ``value`` is a real number > 0 (inf allowed)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+
+
+def _check_unit(value, name, *, closed_right):
+    """Raise a ValueError unless ``value`` lies in [0, 1] or [0, 1)."""
+    ok = isinstance(value, Real) and not isinstance(value, bool)
+    ok = ok and (0 <= value <= 1 if closed_right else 0 <= value < 1)
+    if not ok:
+        interval = "[0, 1]" if closed_right else "[0, 1)"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+
+
+def _scratch_like(params):
+    """One flat buffer per dtype, sized for the largest param, viewed per param.
+
+    Updates visit params one after another, so they can share scratch space.
+    """
+    sizes = {}
+    for p in params:
+        sizes[p.dtype] = max(sizes.get(p.dtype, 0), p.size)
+    flat = {dtype: np.empty(size, dtype=dtype) for dtype, size in sizes.items()}
+    return [flat[p.dtype][: p.size].reshape(p.shape) for p in params]
+
+
+def global_norm(grads):
+    """L2 norm of all gradients taken together, accumulated in float64.
+
+    Squares are summed per array with ``np.dot`` (float32 arrays are cast to
+    float64 in small chunks, so large float32 values do not overflow), never by
+    concatenating the arrays.
+
+    Parameters
+    ----------
+    grads : list of ndarray
+        Arrays of any shape.
+
+    Returns
+    -------
+    norm : float
+        ``sqrt(sum(sum(g ** 2) for g in grads))``; ``0.0`` for an empty list,
+        ``inf`` or ``nan`` if a gradient is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> global_norm([np.array([3.0, 0.0]), np.array([[4.0]])])
+    5.0
+    """
+    grads = _check_array_list(grads, "grads")
+    total = 0.0
+    buf = None
+    for g in grads:
+        flat = g.ravel()
+        if flat.dtype == np.float64:
+            total += float(np.dot(flat, flat))
+            continue
+        if buf is None:
+            buf = np.empty(min(_NORM_CHUNK, flat.size), dtype=np.float64)
+        for start in range(0, flat.size, _NORM_CHUNK):
+            piece = flat[start : start + _NORM_CHUNK]
+            if piece.size > buf.size:
+                buf = np.empty(piece.size, dtype=np.float64)
+            chunk = buf[: piece.size]
+            chunk[...] = piece
+            total += float(np.dot(chunk, chunk))
+    return math.sqrt(total)
+
+
+def clip_grad_norm(grads, max_norm):
+    """Rescale gradients in place so their global L2 norm is at most ``max_norm``.
+
+    Same rule as PyTorch's ``torch.nn.utils.clip_grad_norm_``: every gradient is
+    multiplied by ``max_norm / (total_norm + 1e-6)`` when that coefficient is
+    below 1, and left untouched otherwise.
+
+    Parameters
+    ----------
+    grads : list of ndarray
+        Floating-point gradients, modified in place (dtype is kept).
+    max_norm : float
+        Largest allowed global norm, > 0.
+
+    Returns
+    -------
+    total_norm : float
+        Global norm before clipping. If it is not finite the gradients are left
+        unchanged, so the caller can detect divergence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grads = [np.array([3.0, 4.0])]
+    >>> clip_grad_norm(grads, max_norm=1.0)
+    5.0
+    >>> np.round(grads[0], 6)
+    array([0.6, 0.8])
+    """
+    grads = _check_array_list(grads, "grads", writeable=True)
+    _check_positive(max_norm, "max_norm")
+    total_norm = global_norm(grads)
+    if not math.isfinite(total_norm):
+        return total_norm
+    coef = max_norm / (total_norm + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g *= coef
+    return total_norm
+
+
+def clip_grad_value(grads, clip_value):
+    """Clamp every gradient entry in place to ``[-clip_value, clip_value]``.
+
+    Same rule as PyTorch's ``torch.nn.utils.clip_grad_value_``.
+
+    Parameters
+    ----------
+    grads : list of ndarray
+        Floating-point gradients, modified in place (dtype is kept).
+    clip_value : float
+        Largest allowed absolute value, > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grads = [np.array([-3.0, 0.5, 2.0])]
+    >>> clip_grad_value(grads, 1.0)
+    >>> grads[0]
+    array([-1. ,  0.5,  1. ])
+    """
+    grads = _check_array_list(grads, "grads", writeable=True)
+    _check_positive(clip_value, "clip_value")
+    for g in grads:
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+class _BaseOptimizer:
+    """Shared plumbing: learning rate, argument checks and the stopping rule."""
+
+    def __init__(self, params, learning_rate_init):
+        self._shapes = [
+            p.shape for p in _check_array_list(params, "params", writeable=True)
+        ]
+        _check_positive(learning_rate_init, "learning_rate_init")
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+
+    def _check_update(self, params, grads):
+        params = _check_array_list(params, "params", writeable=True)
+        grads = _check_array_list(grads, "grads")
+        if not len(params) == len(grads) == len(self._shapes):
+            raise ValueError(
+                f"Got {len(params)} params and {len(grads)} grads, but the optimizer "
+                f"was built for {len(self._shapes)}; pass the same parameter list "
+                "used at construction and one gradient per parameter."
+            )
+        for i, (p, g, shape) in enumerate(
+            zip(params, grads, self._shapes, strict=True)
+        ):
+            if p.shape != shape or g.shape != shape:
+                raise ValueError(
+                    f"params[{i}] has shape {p.shape} and grads[{i}] has shape "
+                    f"{g.shape}, expected {shape} as at construction; pass arrays "
+                    "shaped like the parameters the optimizer was built with."
+                )
+        return params, grads
+
+    def iteration_ends(self, time_step):
+        """Update the learning rate at the end of an iteration (no-op here).
+
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far.
+        """
+
+    def trigger_stopping(self, msg, verbose):
+        """Decide whether training stops after the loss stopped improving.
+
+        Parameters
+        ----------
+        msg : str
+            Reason reported by the training loop, printed if ``verbose``.
+        verbose : bool
+            Whether to print ``msg`` and the decision.
+
+        Returns
+        -------
+        is_stopping : bool
+            Always True.
+        """
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+def _lr_constant(opt, time_step):
+    return opt.learning_rate
+
+
+def _lr_invscaling(opt, time_step):
+    return float(opt.learning_rate_init) / (time_step + 1) ** opt.power_t
+
+
+# Learning-rate schedule applied by SGDOptimizer.iteration_ends; "adaptive" only
+# changes the rate in trigger_stopping.
+LR_SCHEDULES = {
+    "constant": _lr_constant,
+    "invscaling": _lr_invscaling,
+    "adaptive": _lr_constant,
+}
+
+
+class SGDOptimizer(_BaseOptimizer):
+    """Stochastic gradient descent with (Nesterov) momentum, as in scikit-learn.
+
+    With velocity ``v`` (initially zero), one step is
+    ``v <- momentum * v - learning_rate * grad`` and then
+    ``param += v`` or, with ``nesterov=True``,
+    ``param += momentum * v - learning_rate * grad``.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        Floating-point parameters (float32 or float64). They are updated in
+        place, so whoever holds them sees every step; velocities take their
+        shapes and dtypes.
+    learning_rate_init : float, default=0.1
+        Initial step size, > 0.
+    lr_schedule : {"constant", "invscaling", "adaptive"}, default="constant"
+        ``"invscaling"`` sets ``learning_rate_init / (time_step + 1) ** power_t``
+        in :meth:`iteration_ends`; ``"adaptive"`` divides the rate by 5 each time
+        :meth:`trigger_stopping` is called, until it is at most 1e-6.
+    momentum : float, default=0.9
+        Momentum in [0, 1]; 0 gives plain SGD.
+    nesterov : bool, default=True
+        Whether to use Nesterov's momentum.
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule, >= 0.
+
+    Attributes
+    ----------
+    learning_rate : float
+        Current step size.
+    velocities : list of ndarray
+        One velocity per parameter, same shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, -1.0])
+    >>> opt = SGDOptimizer([w], learning_rate_init=0.5, momentum=0.0)
+    >>> opt.update_params([w], [np.array([1.0, 2.0])])
+    >>> w
+    array([ 0.5, -2. ])
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(params, learning_rate_init)
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, "
+                f"got {lr_schedule!r}."
+            )
+        _check_unit(momentum, "momentum", closed_right=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}.")
+        if isinstance(power_t, bool) or not isinstance(power_t, Real) or power_t < 0:
+            raise ValueError(f"power_t must be a number >= 0, got {power_t!r}.")
+        self.lr_schedule = lr_schedule
+        self.momentum = momentum
+        self.nesterov = bool(nesterov)
+        self.power_t = power_t
+        self.velocities = [np.zeros_like(p) for p in params]
+        self._scaled_grads = _scratch_like(params)
+        self._steps = _scratch_like(params) if self.nesterov else None
+
+    def update_params(self, params, grads):
+        """Take one step, writing into ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            The parameters given at construction (same shapes and order).
+        grads : list of ndarray
+            Gradient of the loss for each parameter, same shapes.
+        """
+        params, grads = self._check_update(params, grads)
+        lr, mu = self.learning_rate, self.momentum
+        for i, (p, g, v) in enumerate(zip(params, grads, self.velocities, strict=True)):
+            scaled = np.multiply(g, lr, out=self._scaled_grads[i])
+            v *= mu
+            v -= scaled
+            if self.nesterov:
+                step = np.multiply(v, mu, out=self._steps[i])
+                step -= scaled
+                p += step
+            else:
+                p += v
+
+    def iteration_ends(self, time_step):
+        """Apply the learning-rate schedule at the end of an iteration.
+
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far (used by ``"invscaling"``).
+        """
+        if isinstance(time_step, bool) or not isinstance(time_step, Integral):
+            raise TypeError(
+                f"time_step must be an integer count of samples, got {time_step!r}."
+            )
+        self.learning_rate = LR_SCHEDULES[self.lr_schedule](self, time_step)
+
+    def trigger_stopping(self, msg, verbose):
+        """Stop, or with ``"adaptive"`` divide the learning rate by 5 and go on.
+
+        Parameters
+        ----------
+        msg : str
+            Reason reported by the training loop, printed if ``verbose``.
+        verbose : bool
+            Whether to print ``msg`` and the decision.
+
+        Returns
+        -------
+        is_stopping : bool
+            False if the adaptive rate was just lowered, True otherwise.
+        """
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+
+class AdamOptimizer(_BaseOptimizer):
+    """Adam (Kingma and Ba, 2014), with the bias correction of scikit-learn.
+
+    At step ``t``: ``m <- beta_1 * m + (1 - beta_1) * grad``,
+    ``v <- beta_2 * v + (1 - beta_2) * grad ** 2``,
+    ``learning_rate <- learning_rate_init * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)``
+    and ``param -= learning_rate * m / (sqrt(v) + epsilon)``.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        Floating-point parameters (float32 or float64), updated in place; the
+        moment buffers take their shapes and dtypes.
+    learning_rate_init : float, default=0.001
+        Step size, > 0.
+    beta_1 : float, default=0.9
+        Decay of the first-moment estimate, in [0, 1).
+    beta_2 : float, default=0.999
+        Decay of the second-moment estimate, in [0, 1).
+    epsilon : float, default=1e-8
+        Added to ``sqrt(v)`` for numerical stability, > 0.
+
+    Attributes
+    ----------
+    t : int
+        Number of steps taken.
+    learning_rate : float
+        Bias-corrected step size of the last step (``learning_rate_init``
+        before the first one).
+    ms, vs : list of ndarray
+        First and second moment estimates, one per parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([1.0, 1.0])
+    >>> opt = AdamOptimizer([w], learning_rate_init=0.1)
+    >>> opt.update_params([w], [np.array([2.0, -3.0])])
+    >>> np.round(w, 6), opt.t
+    (array([0.9, 1.1]), 1)
+    """
+
+    def __init__(
+        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(params, learning_rate_init)
+        _check_unit(beta_1, "beta_1", closed_right=False)
+        _check_unit(beta_2, "beta_2", closed_right=False)
+        _check_positive(epsilon, "epsilon")
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.ms = [np.zeros_like(p) for p in params]
+        self.vs = [np.zeros_like(p) for p in params]
+        self._work = _scratch_like(params)
+        self._steps = _scratch_like(params)
+
+    def update_params(self, params, grads):
+        """Take one step, writing into ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            The parameters given at construction (same shapes and order).
+        grads : list of ndarray
+            Gradient of the loss for each parameter, same shapes.
+        """
+        params, grads = self._check_update(params, grads)
+        b1, b2 = self.beta_1, self.beta_2
+        self.t += 1
+        self.learning_rate = (
+            float(self.learning_rate_init)
+            * math.sqrt(1.0 - b2**self.t)
+            / (1.0 - b1**self.t)
+        )
+        for i, (p, g, m, v) in enumerate(
+            zip(params, grads, self.ms, self.vs, strict=True)
+        ):
+            work, step = self._work[i], self._steps[i]
+            m *= b1
+            m += np.multiply(g, 1.0 - b1, out=work)
+            np.multiply(g, g, out=work)
+            work *= 1.0 - b2
+            v *= b2
+            v += work
+            np.sqrt(v, out=work)
+            work += self.epsilon
+            np.multiply(m, self.learning_rate, out=step)
+            step /= work
+            p -= step
+
+
+# Optimizer classes keyed by the estimators' ``solver`` strings.
+OPTIMIZERS = {"sgd": SGDOptimizer, "adam": AdamOptimizer}
+
+
+def make_optimizer(solver, params, **hyper):
+    """Build the optimizer registered under ``solver`` for ``params``.
+
+    Parameters
+    ----------
+    solver : {"sgd", "adam"}
+        Key of :data:`OPTIMIZERS`.
+    params : list of ndarray
+        Parameters the optimizer will update in place.
+    **hyper
+        Hyperparameters of that optimizer class (e.g. ``learning_rate_init``).
+
+    Returns
+    -------
+    optimizer : SGDOptimizer or AdamOptimizer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> opt = make_optimizer("adam", [np.zeros(3)], learning_rate_init=0.01)
+    >>> type(opt).__name__, opt.learning_rate
+    ('AdamOptimizer', 0.01)
+    """
+    if not isinstance(solver, str) or solver not in OPTIMIZERS:
+        raise ValueError(
+            f"solver must be one of {sorted(OPTIMIZERS)}, got {solver!r}; "
+            "('lbfgs' is not a stochastic optimizer: minimize the packed vector "
+            "with scipy.optimize.minimize instead)."
+        )
+    cls = OPTIMIZERS[solver]
+    accepted = set(inspect.signature(cls).parameters) - {"params"}
+    unknown = sorted(set(hyper) - accepted)
+    if unknown:
+        raise TypeError(
+            f"solver={solver!r} does not take {unknown}; "
+            f"its hyperparameters are {sorted(accepted)}."
+        )
+    return cls(params, **hyper)
+
+
+def pack(arrays, out=None):
+    """Concatenate the ravelled arrays into one 1-D vector (for L-BFGS).
+
+    Parameters
+    ----------
+    arrays : list of ndarray
+        At least one array, any shapes.
+    out : ndarray of shape (n_total,), optional
+        Vector to write into, where ``n_total = sum(a.size for a in arrays)``;
+        values are cast to its dtype.
+
+    Returns
+    -------
+    vector : ndarray of shape (n_total,)
+        ``out`` if given, else a new array with the dtype of ``arrays[0]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pack([np.array([[1.0, 2.0]]), np.array([3.0])])
+    array([1., 2., 3.])
+    """
+    arrays = _check_array_list(arrays, "arrays")
+    if not arrays:
+        raise ValueError("arrays is empty; pass at least one array to pack.")
+    total = sum(a.size for a in arrays)
+    if out is None:
+        out = np.empty(total, dtype=arrays[0].dtype)
+    elif not isinstance(out, np.ndarray) or out.shape != (total,):
+        raise ValueError(
+            f"out must be an ndarray of shape ({total},) to hold every element, got "
+            f"{getattr(out, 'shape', type(out).__name__)}; pass out=None to allocate."
+        )
+    start = 0
+    for a in arrays:
+        out[start : start + a.size].reshape(a.shape)[...] = a
+        start += a.size
+    return out
+
+
+def _split_shapes(vector, like, name):
+    """Check ``vector`` against the templates and return (offset, shape) pairs."""
+    like = _check_array_list(like, name)
+    vector = np.asarray(vector)
+    total = sum(a.size for a in like)
+    if vector.ndim != 1 or vector.size != total:
+        raise ValueError(
+            f"vector has shape {vector.shape}, expected ({total},) to fill the "
+            f"arrays in {name}; pass the vector produced by pack({name})."
+        )
+    starts = np.cumsum([0] + [a.size for a in like[:-1]]).tolist()
+    return vector, [(s, a.shape) for s, a in zip(starts, like, strict=True)]
+
+
+def unpack(vector, like):
+    """Split a packed vector into arrays shaped like the templates.
+
+    Parameters
+    ----------
+    vector : ndarray of shape (n_total,)
+        Output of :func:`pack`, ``n_total = sum(a.size for a in like)``.
+    like : list of ndarray
+        Templates; only their shapes are used.
+
+    Returns
+    -------
+    arrays : list of ndarray
+        One array per template, with its shape and the dtype of ``vector``.
+        They are views into ``vector`` (when it is contiguous), so writing to
+        them writes to ``vector``; copy them to keep them independent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unpack(np.arange(5.0), [np.zeros((2, 2)), np.zeros(1)])
+    [array([[0., 1.],
+           [2., 3.]]), array([4.])]
+    """
+    vector, pieces = _split_shapes(vector, like, "like")
+    return [vector[s : s + math.prod(shape)].reshape(shape) for s, shape in pieces]
+
+
+def unpack_into(vector, arrays):
+    """Write the values of a packed vector into existing arrays, in place.
+
+    Parameters
+    ----------
+    vector : ndarray of shape (n_total,)
+        Output of :func:`pack`, ``n_total = sum(a.size for a in arrays)``; its
+        values are cast to each array's dtype (e.g. float64 from SciPy into
+        float32 weights).
+    arrays : list of ndarray
+        Writeable arrays that receive the values, keeping shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w, b = np.zeros((1, 2), dtype=np.float32), np.zeros(1, dtype=np.float32)
+    >>> unpack_into(np.array([1.0, 2.0, 3.0]), [w, b])
+    >>> w, b
+    (array([[1., 2.]], dtype=float32), array([3.], dtype=float32))
+    """
+    vector, pieces = _split_shapes(vector, arrays, "arrays")
+    _check_array_list(arrays, "arrays", writeable=True)
+    for a, (s, shape) in zip(arrays, pieces, strict=True):
+        np.copyto(a, vector[s : s + a.size].reshape(shape), casting="same_kind")

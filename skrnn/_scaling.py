@@ -1,0 +1,213 @@
+"""SequenceScaler: per-feature scaling with statistics over valid time steps only."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_is_fitted
+
+from ._data import length_mask, restore_kind, validate_sequence_data
+
+__all__ = ["SequenceScaler"]
+
+
+def _valid_steps(X3, lengths):
+    """Rows of all valid time steps, shape (n_valid_steps, n_features)."""
+    if (lengths == X3.shape[1]).all():
+        return X3.reshape(-1, X3.shape[2])
+    return X3[length_mask(lengths, X3.shape[1])]
+
+
+def _check_table_output(estimator, kind):
+    """Refuse DataFrame output (set_output) for input that is not a 2-D table."""
+    container = _get_output_config("transform", estimator)["dense"]
+    if kind != "table" and container != "default":
+        raise ValueError(
+            f"set_output(transform={container!r}) only applies to 2-D tables, but "
+            f"this input is a {kind!r} batch of sequences; call "
+            "set_output(transform='default') to transform sequences."
+        )
+
+
+class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Scale each per-step feature with statistics over valid time steps only.
+
+    Statistics are pooled over every valid step of every training sequence, so
+    the padding of variable-length sequences never shifts them. A 2-D table is a
+    batch of univariate series: all its columns are time steps of one feature,
+    so it gets one mean and one scale.
+
+    Parameters
+    ----------
+    method : {"standard", "minmax"}, default="standard"
+        "standard" subtracts the mean and divides by the standard deviation;
+        "minmax" maps the training range onto `feature_range`.
+    feature_range : tuple of (float, float), default=(0, 1)
+        Target range for ``method="minmax"``; needs ``min < max``.
+    with_mean : bool, default=True
+        Center the data (``method="standard"`` only).
+    with_std : bool, default=True
+        Divide by the standard deviation (``method="standard"`` only).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_step_features,)
+        Mean of each feature over the valid steps (``n_step_features`` is 1 for a
+        table, else the number of features per time step).
+    var_ : ndarray of shape (n_step_features,)
+        Variance over the valid steps (``method="standard"`` only).
+    data_min_ : ndarray of shape (n_step_features,)
+        Minimum over the valid steps (``method="minmax"`` only).
+    data_max_ : ndarray of shape (n_step_features,)
+        Maximum over the valid steps (``method="minmax"`` only).
+    center_ : ndarray of shape (n_step_features,)
+        Value subtracted by `transform`.
+    scale_ : ndarray of shape (n_step_features,)
+        Divisor used by `transform`, so ``transform(X) = (X - center_) / scale_``.
+        Constant features get 1 (standard) or their range is taken as 1
+        (minmax), so nothing is divided by zero.
+    n_features_in_ : int
+        Number of columns for a table, features per time step otherwise.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a DataFrame table.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The same for tabular data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn.preprocessing import SequenceScaler
+    >>> X = [np.array([[1.0], [3.0]]), np.array([[5.0]])]
+    >>> scaler = SequenceScaler().fit(X)
+    >>> scaler.mean_
+    array([3.])
+    >>> [s.ravel().round(3).tolist() for s in scaler.transform(X)]
+    [[-1.225, 0.0], [1.225]]
+    """
+
+    _parameter_constraints: dict = {
+        "method": [StrOptions({"standard", "minmax"})],
+        "feature_range": [tuple],
+        "with_mean": ["boolean"],
+        "with_std": ["boolean"],
+    }
+
+    def __init__(
+        self, method="standard", feature_range=(0, 1), with_mean=True, with_std=True
+    ):
+        self.method = method
+        self.feature_range = feature_range
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the per-feature statistics over the valid steps of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps) or \
+                (n_samples, n_timesteps, n_features), or list of sequences
+            Training sequences (see :func:`skrnn._data.to_padded`).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SequenceScaler
+            Fitted scaler.
+        """
+        if self.method == "minmax":
+            low, high = self._feature_range()
+        X3, lengths, _ = validate_sequence_data(self, X, reset=True)
+        values = _valid_steps(X3, lengths)
+        self.mean_ = values.mean(axis=0, dtype=np.float64)
+        data_min = values.min(axis=0).astype(np.float64)
+        data_max = values.max(axis=0).astype(np.float64)
+        constant = data_max == data_min
+        if self.method == "standard":
+            self.var_ = values.var(axis=0, dtype=np.float64)
+            std = np.where(constant, 1.0, np.sqrt(self.var_))
+            self.scale_ = std if self.with_std else np.ones_like(std)
+            self.center_ = self.mean_ if self.with_mean else np.zeros_like(std)
+        else:
+            self.data_min_, self.data_max_ = data_min, data_max
+            data_range = np.where(constant, 1.0, data_max - data_min)
+            self.scale_ = data_range / (high - low)
+            self.center_ = data_min - low * self.scale_
+        return self
+
+    def _feature_range(self):
+        bounds = self.feature_range
+        if not (
+            len(bounds) == 2
+            and all(isinstance(b, numbers.Real) for b in bounds)
+            and bounds[0] < bounds[1]
+        ):
+            raise ValueError(
+                "feature_range must be a pair of numbers (min, max) with min < max; "
+                f"got {bounds!r}. Pass e.g. feature_range=(0, 1)."
+            )
+        return float(bounds[0]), float(bounds[1])
+
+    def _apply(self, X, inverse):
+        check_is_fitted(self)
+        X3, lengths, kind = validate_sequence_data(self, X, reset=False)
+        _check_table_output(self, kind)
+        center = self.center_.astype(X3.dtype)
+        scale = self.scale_.astype(X3.dtype)
+        if inverse:
+            X3 *= scale
+            X3 += center
+        else:
+            X3 -= center
+            X3 /= scale
+        return restore_kind(X3, lengths, kind)
+
+    def transform(self, X):
+        """Scale X with the fitted statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps) or \
+                (n_samples, n_timesteps, n_features), or list of sequences
+            Sequences with as many features per step as in `fit`.
+
+        Returns
+        -------
+        X_scaled : ndarray or list of ndarray
+            Same layout, shapes and float dtype as `X` (a list in gives a list
+            out); never shares memory with `X`.
+        """
+        return self._apply(X, inverse=False)
+
+    def inverse_transform(self, X):
+        """Undo `transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps) or \
+                (n_samples, n_timesteps, n_features), or list of sequences
+            Scaled sequences.
+
+        Returns
+        -------
+        X_original : ndarray or list of ndarray
+            Same layout as `X`, in the original units.
+        """
+        return self._apply(X, inverse=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
