@@ -34,20 +34,18 @@ def squared_error(raw, Y, w):
     """Half mean squared error, weighted over rows; mean over outputs (as sklearn)."""
     diff = raw - Y
     per_row = np.einsum("ij,ij->i", diff, diff) / raw.shape[1]
-    w_sum = w.sum()
-    loss = 0.5 * float(np.dot(w, per_row)) / w_sum
-    draw = diff * (w / (w_sum * raw.shape[1]))[:, None]
+    loss = 0.5 * float(np.dot(w, per_row))
+    draw = diff * (w / raw.shape[1])[:, None]
     return loss, draw
 
 
 def log_loss(raw, Y, w):
     """Softmax cross-entropy; ``Y`` one-hot (or soft) of shape (n_rows, n_classes)."""
     logp = log_softmax(raw, axis=1)
-    w_sum = w.sum()
-    loss = -float(np.dot(w, np.einsum("ij,ij->i", Y, logp))) / w_sum
+    loss = -float(np.dot(w, np.einsum("ij,ij->i", Y, logp)))
     draw = np.exp(logp)
     draw -= Y
-    draw *= (w / w_sum)[:, None]
+    draw *= w[:, None]
     return loss, draw
 
 
@@ -55,16 +53,16 @@ def binary_log_loss(raw, Y, w):
     """Sigmoid cross-entropy summed over outputs (binary and multilabel)."""
     # log(1 + exp(x)) - y x, stable for large |x|
     per = np.logaddexp(0, raw) - Y * raw
-    w_sum = w.sum()
-    loss = float(np.dot(w, per.sum(axis=1))) / w_sum
+    loss = float(np.dot(w, per.sum(axis=1)))
     draw = _logistic(raw.copy())
     draw -= Y
-    draw *= (w / w_sum)[:, None]
+    draw *= w[:, None]
     return loss, draw
 
 
 #: ``loss(raw, Y, w) -> (loss, d loss / d raw)`` on 2-D ``(n_rows, n_outputs)``
-#: arrays with nonnegative row weights ``w``; the loss is the weighted mean over rows.
+#: arrays with nonnegative row weights ``w``; the loss is ``sum_i w_i loss_i``, so
+#: weights that sum to one give the weighted mean over rows.
 LOSSES = {
     "squared_error": squared_error,
     "log_loss": log_loss,

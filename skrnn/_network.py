@@ -14,6 +14,7 @@ __all__ = [
     "backward",
     "init_params",
     "loss_and_grad",
+    "penalty",
     "weight_names",
 ]
 
@@ -267,6 +268,24 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
     return grads, dstate0, dX
 
 
+def penalty(params, alpha, n_eff, grads=None):
+    """L2 penalty ``0.5 * alpha * sum(W ** 2) / n_eff`` on weight matrices.
+
+    ``n_eff`` is the batch's total sample weight (its size when unweighted), as in
+    scikit-learn's MLP. Adds the penalty's gradient into ``grads`` when given.
+    """
+    if not alpha:
+        return 0.0
+    scale = alpha / n_eff
+    value = 0.0
+    for name, p in params.items():
+        if "weight" in name:
+            value += 0.5 * scale * float(np.dot(p.ravel(), p.ravel()))
+            if grads is not None:
+                grads[name] += scale * p
+    return value
+
+
 def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwargs):
     """Loss (with L2 penalty) and gradients for one batch.
 
@@ -278,10 +297,9 @@ def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwarg
         Targets in the raw-output layout (one-hot for ``"log_loss"``).
     weights : ndarray of shape (batch,) or (batch, n_steps)
         Nonnegative weight per row (sample weight times step mask); zero rows
-        (padded steps) contribute nothing.
+        (padded steps) contribute nothing. The data term is the weighted mean.
     alpha : float
-        L2 penalty ``0.5 * alpha * sum(W ** 2) / sum(sample weights)`` on weight
-        matrices (not biases).
+        L2 penalty, see :func:`penalty`; ``n_eff`` is the sum of sample weights.
     **kwargs
         Passed to :func:`forward` (``valid``, ``state0``, ``masks``).
 
@@ -293,15 +311,9 @@ def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwarg
     """
     raw, stateT, cache = forward(arch, params, X, lengths, **kwargs)
     n_out = raw.shape[-1]
-    value, draw = LOSSES[loss](
-        raw.reshape(-1, n_out), Y.reshape(-1, n_out), weights.ravel()
-    )
+    w = weights / weights.sum()
+    value, draw = LOSSES[loss](raw.reshape(-1, n_out), Y.reshape(-1, n_out), w.ravel())
     grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
-    if alpha:
-        norm = weights.sum() if weights.ndim == 1 else weights.max(axis=1).sum()
-        scale = alpha / norm
-        for name, p in params.items():
-            if "weight" in name:
-                value += 0.5 * scale * float(np.dot(p.ravel(), p.ravel()))
-                grads[name] += scale * p
+    n_eff = weights.sum() if weights.ndim == 1 else weights.max(axis=1).sum()
+    value += penalty(params, alpha, n_eff, grads)
     return value, grads, stateT

@@ -1,0 +1,296 @@
+"""Shared estimator plumbing: parameters, validation, fit / partial_fit, weights I/O."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._cells import CELLS
+from ._data import validate_sequence_data
+from ._losses import OUTPUT_ACTIVATIONS
+from ._network import Architecture, forward, init_params, weight_names
+from ._training import Hyper, TrainData, TrainState, train
+
+__all__ = ["BaseRNN"]
+
+#: Rows per chunk when predicting, so memory stays bounded on large batches.
+PREDICT_CHUNK = 1024
+
+
+def _stochastic_solver(estimator):
+    """``partial_fit`` exists for the minibatch solvers only (as in sklearn's MLP)."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic solvers; got "
+            "solver='lbfgs'. Use solver='adam' or 'sgd'."
+        )
+    return True
+
+
+class BaseRNN(BaseEstimator):
+    """Base class of the recurrent estimators (not for direct use).
+
+    Subclasses define the loss (``_loss``), the target encoding
+    (``_encode_targets(y, lengths, dtype, reset, classes) -> (Y, step_weights,
+    row_weights)``), the early-stopping score (``_make_score_fn``) and the output
+    decoding; everything else (validation, training, weights I/O,
+    chunked prediction) lives here.
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "bidirectional": ["boolean"],
+        "nonlinearity": [StrOptions({"tanh", "relu"})],
+        "n_states": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "clip_value": [None, Interval(Real, 0, None, closed="neither")],
+        "bptt_steps": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    # ------------------------------------------------------------------ checks
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if not sizes or any(
+            not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a positive int or a non-empty tuple of "
+                f"positive ints (one width per layer); got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _check_combination(self):
+        """Parameter combinations that cannot work, reported before any work."""
+        if self.bptt_steps is not None and self.bidirectional:
+            raise ValueError(
+                "bptt_steps (truncated BPTT) cannot be used with bidirectional=True: "
+                "the reverse direction reads the whole future of every step. Set "
+                "bptt_steps=None or bidirectional=False."
+            )
+        if self.solver == "lbfgs" and (self.dropout or self.recurrent_dropout):
+            raise ValueError(
+                "dropout and recurrent_dropout need a stochastic solver: L-BFGS "
+                "requires a deterministic objective. Use solver='adam' or 'sgd', or "
+                "set dropout=0 and recurrent_dropout=0."
+            )
+
+    def _architecture(self, n_inputs, n_outputs, return_sequences):
+        return Architecture(
+            cell=self.cell,
+            hidden_sizes=self._hidden_sizes(),
+            n_inputs=n_inputs,
+            n_outputs=n_outputs,
+            bidirectional=self.bidirectional,
+            nonlinearity=self.nonlinearity,
+            return_sequences=return_sequences,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            n_states=self.n_states,
+        )
+
+    def _hyper(self, incremental=False):
+        names = Hyper.__dataclass_fields__
+        values = {name: getattr(self, name) for name in names}
+        if incremental:
+            values["early_stopping"] = False
+        return Hyper(**values)
+
+    # --------------------------------------------------------------- training
+    def _validate_X(self, X, reset):
+        return validate_sequence_data(self, X, reset=reset)
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        self._hidden_sizes()
+        self._check_combination()
+        first = not hasattr(self, "state_dict_")
+        reset = first or not (self.warm_start or incremental)
+        X3, lengths, _ = self._validate_X(X, reset=reset)
+        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+        Y, step_w, row_w = self._encode_targets(
+            y, lengths, X3.dtype, reset, classes, sw
+        )
+        if row_w is not None:
+            sw = sw * row_w
+        if sw.sum() <= 0:
+            raise ValueError(
+                "sample_weight sums to zero: at least one sample needs a positive "
+                "weight."
+            )
+        data = TrainData(X3, lengths, Y, sw, step_w)
+        if reset:
+            self._random_state = check_random_state(self.random_state)
+            arch = self._architecture(
+                X3.shape[2], self.n_outputs_, self._return_sequences()
+            )
+            self.state_dict_ = init_params(arch, self._random_state, X3.dtype)
+            self._train_state = TrainState(self.state_dict_)
+        elif not incremental:
+            self._train_state.optimizer = None  # warm start: fresh optimizer
+        self.state_dict_ = self._as_dtype(X3.dtype)
+        state = self._train_state
+        state.params = self.state_dict_
+        hyper = self._hyper(incremental)
+        score_fn = None
+        if hyper.early_stopping and not incremental:
+            data, val = self._split_validation(data)
+            score_fn = self._make_score_fn(val)
+            state.best_validation_score = -np.inf
+            state.best_params = None
+        state.no_improvement_count = 0
+        train(
+            self._arch(),
+            self._loss(),
+            state,
+            data,
+            hyper,
+            self._random_state,
+            score_fn,
+            incremental,
+        )
+        self._sync_attributes(state, hyper)
+        return self
+
+    def _as_dtype(self, dtype):
+        """Parameters in the computation dtype (float32 data trains float32)."""
+        params = self.state_dict_
+        if next(iter(params.values())).dtype == dtype:
+            return params
+        self._train_state.optimizer = None
+        return {k: v.astype(dtype) for k, v in params.items()}
+
+    def _split_validation(self, data):
+        rng = self._random_state
+        n = len(data)
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping needs at least 2 samples; got {n}. Set "
+                "early_stopping=False or pass more data."
+            )
+        order = rng.permutation(n)
+        return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
+
+    def _sync_attributes(self, state, hyper):
+        self.loss_curve_ = list(state.loss_curve)
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
+        self.best_loss_ = state.best_loss if not hyper.early_stopping else None
+        self.grad_norm_curve_ = list(state.grad_norm_curve)
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        if hyper.early_stopping:
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = state.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _arch(self):
+        first = next(iter(self.state_dict_))
+        n_inputs = self.state_dict_[first].shape[1]
+        return self._architecture(n_inputs, self.n_outputs_, self._return_sequences())
+
+    def _return_sequences(self):
+        return bool(getattr(self, "return_sequences", False))
+
+    # ------------------------------------------------------------- inference
+    def _raw(self, X3, lengths):
+        """Raw network outputs for a padded batch, computed in chunks."""
+        arch, params = self._arch(), self.state_dict_
+        dtype = next(iter(params.values())).dtype
+        if X3.dtype != dtype:
+            X3 = X3.astype(dtype)
+        outs = []
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(X3), PREDICT_CHUNK):
+                lo = lengths[start : start + PREDICT_CHUNK]
+                T = int(lo.max())
+                raw, _, _ = forward(
+                    arch, params, X3[start : start + PREDICT_CHUNK, :T], lo
+                )
+                if arch.return_sequences and T < X3.shape[1]:
+                    shape = (len(raw), X3.shape[1] - T, raw.shape[2])
+                    raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
+                outs.append(raw)
+        return np.concatenate(outs, axis=0)
+
+    def _predict_output(self, X):
+        """Network outputs after the output activation, and the input lengths."""
+        check_is_fitted(self)
+        X3, lengths, kind = self._validate_X(X, reset=False)
+        raw = self._raw(X3, lengths)
+        return OUTPUT_ACTIVATIONS[self._loss()](raw), lengths, kind
+
+    # ----------------------------------------------------------- weights I/O
+    def load_state_dict(self, state_dict):
+        """Load weights in PyTorch ``state_dict()`` layout into a fitted model.
+
+        Parameters
+        ----------
+        state_dict : dict of array-like
+            Same keys and shapes as ``state_dict_`` (for example a PyTorch
+            module's ``state_dict()`` converted with ``.numpy()``).
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self)
+        expected = weight_names(self._arch())
+        missing = [k for k in expected if k not in state_dict]
+        extra = [k for k in state_dict if k not in expected]
+        if missing or extra:
+            raise ValueError(
+                f"state_dict keys do not match this model: missing {missing}, "
+                f"unexpected {extra}. Build the model with the same cell, "
+                "hidden_layer_sizes and bidirectional settings."
+            )
+        new = {}
+        for k in expected:
+            old = self.state_dict_[k]
+            value = np.asarray(state_dict[k], dtype=old.dtype)
+            if value.shape != old.shape:
+                raise ValueError(
+                    f"state_dict[{k!r}] has shape {value.shape}; this model needs "
+                    f"{old.shape}."
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"state_dict[{k!r}] contains NaN or infinity.")
+            new[k] = value.copy()
+        for k in expected:
+            self.state_dict_[k][...] = new[k]
+        return self

@@ -1,0 +1,365 @@
+"""RNNClassifier: sequence classification (binary, multiclass, multilabel, per step)."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import BaseRNN, _stochastic_solver
+from ._data import to_padded_targets, unpad
+from ._losses import OUTPUT_ACTIVATIONS
+from ._network import forward
+from ._regressor import RNNRegressor, _check_y_present
+
+__all__ = ["RNNClassifier"]
+
+
+class RNNClassifier(ClassifierMixin, BaseRNN):
+    """Recurrent neural network classifier.
+
+    Classifies whole sequences (many-to-one) or every time step
+    (``return_sequences=True``). Labels of any type (strings included); binary
+    and multilabel problems use sigmoid outputs with cross-entropy, multiclass a
+    softmax.
+
+    Parameters
+    ----------
+    cell, hidden_layer_sizes, bidirectional, nonlinearity, n_states, dropout, \
+recurrent_dropout, solver, alpha, batch_size, learning_rate, learning_rate_init, \
+power_t, momentum, nesterovs_momentum, beta_1, beta_2, epsilon, max_iter, max_fun, \
+tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, \
+verbose, warm_start, clip_norm, clip_value, bptt_steps, return_sequences
+        As in :class:`~skrnn.RNNRegressor` (the early-stopping score is
+        accuracy).
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (per step for
+        sequence labels).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (for multilabel targets, the label indices).
+    state_dict_ : dict of ndarray
+        Weights in PyTorch ``state_dict()`` layout plus ``head.weight`` /
+        ``head.bias``; the head gives logits (before sigmoid / softmax).
+    loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, \
+grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
+        As in :class:`~skrnn.RNNRegressor`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(80, 12, 1))
+    >>> y = np.where(X.mean(axis=(1, 2)) > 0, "up", "down")
+    >>> clf = RNNClassifier(hidden_layer_sizes=(8,), max_iter=40, random_state=0)
+    >>> clf.fit(X, y).predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        **RNNRegressor._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        cell="lstm",
+        hidden_layer_sizes=(32,),
+        *,
+        bidirectional=False,
+        nonlinearity="tanh",
+        n_states=1,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        max_iter=200,
+        max_fun=15000,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        clip_norm=1.0,
+        clip_value=None,
+        bptt_steps=None,
+        return_sequences=False,
+        class_weight=None,
+    ):
+        self.cell = cell
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.bidirectional = bidirectional
+        self.nonlinearity = nonlinearity
+        self.n_states = n_states
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_iter = max_iter
+        self.max_fun = max_fun
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+        self.return_sequences = return_sequences
+        self.class_weight = class_weight
+
+    def _loss(self):
+        return self._loss_name
+
+    # ------------------------------------------------------------- targets
+    def _labels(self, y, lengths):
+        """Labels as a 1-D (or 2-D multilabel) array, plus the step mask."""
+        if self.return_sequences:
+            Y3, mask = to_padded_targets(y, lengths)
+            if Y3.shape[2] != 1:
+                raise ValueError(
+                    "per-step labels must be (n_samples, n_timesteps) or a list of "
+                    f"1-D label sequences; got {Y3.shape[2]} labels per step."
+                )
+            return Y3[:, :, 0][mask], mask
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if len(y) != len(lengths):
+            raise ValueError(
+                f"X has {len(lengths)} samples but y has {len(y)}; pass one label "
+                "per sequence (or set return_sequences=True for a label per step)."
+            )
+        return y, None
+
+    def _encode_targets(self, y, lengths, dtype, reset, classes=None, sw=None):
+        _check_y_present(self, y)
+        labels, mask = self._labels(y, lengths)
+        check_classification_targets(labels)
+        if reset:
+            lb = LabelBinarizer()
+            lb.fit(labels if classes is None else classes)
+            if len(lb.classes_) < 2 and lb.y_type_ != "multilabel-indicator":
+                raise ValueError(
+                    f"y contains 1 class ({lb.classes_.tolist()}); a classifier "
+                    "needs at least 2 classes in the training data."
+                )
+            self._label_binarizer = lb
+            self.classes_ = lb.classes_
+            multiclass = lb.y_type_ == "multiclass"
+            self._loss_name = "log_loss" if multiclass else "binary_log_loss"
+        else:
+            unseen = (
+                np.setdiff1d(np.unique(labels), self.classes_)
+                if type_of_target(labels) != "multilabel-indicator"
+                else []
+            )
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels {list(unseen)} not seen in the first fit "
+                    f"(classes_ = {list(self.classes_)}); pass every label with "
+                    "classes= on the first partial_fit call."
+                )
+        encoded = self._label_binarizer.transform(labels).astype(dtype)
+        if reset:
+            self.n_outputs_ = encoded.shape[1]
+        cw = None
+        if self.class_weight is not None:
+            cw = compute_sample_weight(self.class_weight, labels).astype(dtype)
+        if mask is None:
+            return encoded, None, cw
+        Y = np.zeros((*mask.shape, encoded.shape[1]), dtype)
+        Y[mask] = encoded
+        step_w = mask.astype(dtype)
+        if cw is not None:
+            step_w[mask] = cw
+        return Y, step_w, None
+
+    def _make_score_fn(self, val):
+        activation = OUTPUT_ACTIVATIONS[self._loss_name]
+
+        def score(params):
+            raw, _, _ = forward(self._arch(), params, val.X, val.lengths)
+            pred = self._decode(activation(raw))
+            truth = self._decode(val.Y)
+            if val.step_mask is not None:
+                keep = val.step_mask > 0
+                return accuracy_score(truth[keep], pred[keep])
+            return accuracy_score(truth, pred)
+
+        return score
+
+    def _decode(self, out):
+        """Labels from per-row outputs (probabilities or one-hot)."""
+        shape = out.shape[:-1]
+        flat = out.reshape(-1, out.shape[-1])
+        labels = self._label_binarizer.inverse_transform(flat, threshold=0.5)
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            return labels.reshape(*shape, -1)
+        return labels.reshape(shape)
+
+    # ------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), \
+                (n_samples, n_timesteps) or list of sequences
+            As in :meth:`RNNRegressor.fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            One label per sequence (a 2-D indicator matrix for multilabel); with
+            ``return_sequences=True`` one label per step,
+            ``(n_samples, n_timesteps)`` or a list matching the input lengths.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over ``X``, ``y``.
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As in :meth:`fit`.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that can occur; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "classes_")
+        if first and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit (every "
+                "label that can occur)."
+            )
+        if not first and classes is not None:
+            if not np.array_equal(np.sort(classes), np.sort(self.classes_)):
+                raise ValueError(
+                    f"`classes={list(classes)}` is not the same as on the first "
+                    f"call to partial_fit, which was {list(self.classes_)}."
+                )
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    # ---------------------------------------------------------- inference
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), or per step
+            With ``return_sequences=True``: ``(n_samples, n_timesteps,
+            n_classes)`` for arrays, a list of ``(n_timesteps_i, n_classes)``
+            arrays for list input.
+        """
+        out, lengths, kind = self._predict_output(X)
+        if (
+            out.shape[-1] == 1
+            and self._loss_name == "binary_log_loss"
+            and (self._label_binarizer.y_type_ != "multilabel-indicator")
+        ):
+            out = np.concatenate([1 - out, out], axis=-1)
+        if self.return_sequences and kind in ("list", "list1d"):
+            return unpad(out, lengths)
+        return out
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (array input only per step)."""
+        proba = self.predict_proba(X)
+        if isinstance(proba, list):
+            return [np.log(p) for p in proba]
+        return np.log(proba)
+
+    def predict(self, X):
+        """Predict labels.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels), or per step
+            With ``return_sequences=True``: ``(n_samples, n_timesteps)`` for
+            arrays, a list of 1-D label arrays for list input.
+        """
+        out, lengths, kind = self._predict_output(X)
+        labels = self._decode(out)
+        if self.return_sequences and kind in ("list", "list1d"):
+            return [labels[i, : lengths[i]] for i in range(len(lengths))]
+        return labels
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (over all valid steps for per-step labels).
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+        y : array-like or list
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight)
+        check_is_fitted(self)
+        X3, lengths, _ = self._validate_X(X, reset=False)
+        Y3, mask = to_padded_targets(y, lengths)
+        out = OUTPUT_ACTIVATIONS[self._loss_name](self._raw(X3, lengths))
+        pred = self._decode(out)
+        sw = None
+        if sample_weight is not None:
+            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
+        return accuracy_score(Y3[:, :, 0][mask], pred[mask], sample_weight=sw)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.allow_nan = False
+        return tags

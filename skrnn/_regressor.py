@@ -1,0 +1,380 @@
+"""RNNRegressor: many-to-one and many-to-many regression with a recurrent network."""
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._base import BaseRNN, _stochastic_solver
+from ._data import to_padded_targets, unpad
+from ._network import forward
+
+__all__ = ["RNNRegressor"]
+
+
+def _check_y_present(estimator, y):
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y "
+            "is None."
+        )
+
+
+class RNNRegressor(RegressorMixin, BaseRNN):
+    """Recurrent neural network regressor.
+
+    Reads each input sequence with a stack of recurrent layers and predicts one
+    value per sequence (many-to-one) or one per time step
+    (``return_sequences=True``, many-to-many), for one or several outputs.
+
+    Targets are standardised internally (per output, over valid steps): the
+    network's raw output is in units of ``(y - target_mean_) / target_scale_``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru", "statal"}, default="lstm"
+        Recurrent cell (see the user guide for each cell's equations).
+    hidden_layer_sizes : int or tuple of int, default=(32,)
+        Units of each stacked recurrent layer, bottom first.
+    bidirectional : bool, default=False
+        Read each sequence forwards and backwards; outputs are concatenated.
+    nonlinearity : {"tanh", "relu"}, default="tanh"
+        Activation of the ``"rnn"`` cell.
+    n_states : int, default=1
+        States per unit of the ``"statal"`` cell, with persistence 1, 0.9,
+        0.99, ...; ignored by the other cells.
+    dropout : float, default=0.0
+        Dropout on the input of every layer, one mask per sequence for all steps.
+    recurrent_dropout : float, default=0.0
+        Dropout on the recurrent state, one mask per sequence (variational).
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        Weight optimizer. ``"lbfgs"`` is full-batch and deterministic.
+    alpha : float, default=1e-4
+        L2 penalty on weight matrices.
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        Learning-rate schedule for ``solver="sgd"`` (scikit-learn MLP semantics).
+    learning_rate_init : float, default=0.01
+        Initial step size (``"adam"`` and ``"sgd"``).
+    power_t : float, default=0.5
+        Exponent of the ``"invscaling"`` schedule.
+    momentum : float, default=0.9
+        Momentum of ``"sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``"sgd"``.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and numerical constant.
+    max_iter : int, default=200
+        Maximum epochs (stochastic solvers) or iterations (``"lbfgs"``).
+    max_fun : int, default=15000
+        Maximum loss evaluations of ``"lbfgs"``.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops
+        improving and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    shuffle : bool, default=True
+        Shuffle samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split; a
+        fixed value gives bit-identical models.
+    verbose : bool, default=False
+        Print one line per epoch.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights.
+    clip_norm : float or None, default=1.0
+        Rescale each minibatch gradient to this global L2 norm when larger
+        (PyTorch ``clip_grad_norm_``).
+    clip_value : float or None, default=None
+        Clamp each gradient entry to ``[-clip_value, clip_value]``.
+    bptt_steps : int or None, default=None
+        Truncated backpropagation through time with windows of this many steps;
+        None backpropagates through whole sequences.
+    return_sequences : bool, default=False
+        Predict one value per time step instead of one per sequence.
+
+    Attributes
+    ----------
+    state_dict_ : dict of ndarray
+        The network's weights in the layout of PyTorch's ``state_dict()`` for
+        ``torch.nn.RNN/LSTM/GRU(batch_first=True)`` (``weight_ih_l0``, ...,
+        ``_reverse``) plus ``head.weight`` / ``head.bias`` (``torch.nn.Linear``).
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        Target standardisation undone after the network's raw output.
+    loss_ : float
+        Last epoch's training loss (in standardised target units).
+    loss_curve_ : list of float
+        Training loss per epoch.
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        R² on the held-out set per epoch (early stopping only).
+    best_validation_score_ : float or None
+        Best held-out R² (early stopping only).
+    grad_norm_curve_ : list of float
+        Mean global gradient norm per epoch, before clipping.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    t_ : int
+        Training samples seen.
+    n_features_in_ : int
+        Columns of a 2-D table, or features per step of 3-D / list input.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a DataFrame with string column names.
+    n_outputs_ : int
+        Number of outputs per sequence (or per step).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(size=(100, 10, 1))
+    >>> y = X.sum(axis=(1, 2))
+    >>> reg = RNNRegressor(hidden_layer_sizes=(8,), max_iter=50, random_state=0)
+    >>> reg.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        cell="lstm",
+        hidden_layer_sizes=(32,),
+        *,
+        bidirectional=False,
+        nonlinearity="tanh",
+        n_states=1,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        max_iter=200,
+        max_fun=15000,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        clip_norm=1.0,
+        clip_value=None,
+        bptt_steps=None,
+        return_sequences=False,
+    ):
+        self.cell = cell
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.bidirectional = bidirectional
+        self.nonlinearity = nonlinearity
+        self.n_states = n_states
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_iter = max_iter
+        self.max_fun = max_fun
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+        self.return_sequences = return_sequences
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "return_sequences": ["boolean"],
+    }
+
+    def _loss(self):
+        return "squared_error"
+
+    def _encode_targets(self, y, lengths, dtype, reset, classes=None, sw=None):
+        _check_y_present(self, y)
+        if self.return_sequences:
+            Y, mask = to_padded_targets(y, lengths)
+            if Y.dtype == object:
+                raise ValueError(
+                    "RNNRegressor needs numeric per-step targets; got labels. Use "
+                    "RNNClassifier for labels."
+                )
+            Y = Y.astype(dtype, copy=False)
+            valid = Y[mask]
+            if sw is not None:
+                sw = np.broadcast_to(sw[:, None], mask.shape)[mask]
+        else:
+            y = check_array(
+                y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
+            )
+            if y.ndim > 2:
+                raise ValueError(
+                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
+                    f"many-to-one regression; got shape {y.shape}. For one target per "
+                    "step set return_sequences=True."
+                )
+            if len(y) != len(lengths):
+                raise ValueError(
+                    f"X has {len(lengths)} samples but y has {len(y)}; pass one "
+                    "target per sequence."
+                )
+            mask = None
+            Y = y.reshape(len(y), -1)
+            valid = Y
+        if reset:
+            self._y_ndim = 1 if (not self.return_sequences and y.ndim == 1) else 2
+            self.n_outputs_ = Y.shape[-1]
+            # weighted, so that integer weights equal repeated samples
+            self.target_mean_ = np.average(valid, axis=0, weights=sw)
+            scale = np.sqrt(
+                np.average((valid - self.target_mean_) ** 2, axis=0, weights=sw)
+            )
+            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
+        elif Y.shape[-1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[-1]} outputs but the model was fitted with "
+                f"{self.n_outputs_}."
+            )
+        Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        if mask is not None:
+            Y[~mask] = 0
+            mask = mask.astype(dtype)
+        return Y, mask, None
+
+    def _make_score_fn(self, val):
+        def score(params):
+            raw, _, _ = forward(self._arch(), params, val.X, val.lengths)
+            pred = raw * self.target_scale_ + self.target_mean_
+            truth = val.Y * self.target_scale_ + self.target_mean_
+            if val.step_mask is not None:
+                keep = val.step_mask > 0
+                return r2_score(truth[keep], pred[keep])
+            return r2_score(truth, pred)
+
+        return score
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), \
+                (n_samples, n_timesteps) or list of sequences
+            3-D array, 2-D table (each row one univariate series) or a list of
+            2-D ``(n_timesteps_i, n_features)`` / 1-D arrays of any lengths.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            One target per sequence; with ``return_sequences=True`` one per
+            step: ``(n_samples, n_timesteps[, n_outputs])`` or a list matching
+            the input lengths.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over ``X``, ``y`` (creating the model on the first call).
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), \
+                (n_samples, n_timesteps) or list of sequences
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs), or per step
+            With ``return_sequences=True``: ``(n_samples, n_timesteps)`` (one
+            output) or ``(n_samples, n_timesteps, n_outputs)`` for array input
+            (padded steps are 0), and a list of per-sequence arrays for list
+            input.
+        """
+        out, lengths, kind = self._predict_output(X)
+        out = out * self.target_scale_ + self.target_mean_
+        if not self.return_sequences:
+            return out.ravel() if self._y_ndim == 1 else out
+        out[~(np.arange(out.shape[1])[None, :] < lengths[:, None])] = 0
+        if kind in ("list", "list1d"):
+            seqs = unpad(out, lengths)
+            return [s[:, 0] if self.n_outputs_ == 1 else s for s in seqs]
+        return out[:, :, 0] if self.n_outputs_ == 1 else out
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions (over all valid steps for sequence targets).
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+        y : array-like or list
+            True targets, in the layout accepted by :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        if not self.return_sequences:
+            return super().score(X, y, sample_weight)
+        check_is_fitted(self)
+        X3, lengths, _ = self._validate_X(X, reset=False)
+        Y, mask = to_padded_targets(y, lengths)
+        raw = self._raw(X3, lengths)
+        pred = raw * self.target_scale_ + self.target_mean_
+        sw = None
+        if sample_weight is not None:
+            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
+        return r2_score(Y[mask].astype(float), pred[mask], sample_weight=sw)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,409 @@
+"""Training loop: minibatches, truncated BPTT, clipping, early stopping, L-BFGS."""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from ._losses import LOSSES
+from ._network import backward, draw_masks, forward, penalty
+from ._optim import (
+    clip_grad_norm,
+    clip_grad_value,
+    global_norm,
+    make_optimizer,
+    pack,
+    unpack_into,
+)
+
+__all__ = [
+    "DivergenceWarning",
+    "Hyper",
+    "TrainData",
+    "TrainState",
+    "batch_loss_grad",
+    "train",
+]
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Training produced a non-finite loss or gradient and was stopped.
+
+    The model keeps the last weights that gave a finite loss. Lower
+    ``learning_rate_init``, set ``clip_norm``, or scale the inputs and targets.
+    """
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """Training hyperparameters, named as the estimators' parameters."""
+
+    solver: str = "adam"
+    alpha: float = 1e-4
+    batch_size: object = "auto"
+    learning_rate: str = "constant"
+    learning_rate_init: float = 1e-3
+    power_t: float = 0.5
+    momentum: float = 0.9
+    nesterovs_momentum: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    max_iter: int = 200
+    max_fun: int = 15000
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    early_stopping: bool = False
+    shuffle: bool = True
+    verbose: bool = False
+    clip_norm: object = None
+    clip_value: object = None
+    bptt_steps: object = None
+
+    def optimizer_args(self):
+        table = {
+            "sgd": {
+                "learning_rate_init": self.learning_rate_init,
+                "lr_schedule": self.learning_rate,
+                "momentum": self.momentum,
+                "nesterov": self.nesterovs_momentum,
+                "power_t": self.power_t,
+            },
+            "adam": {
+                "learning_rate_init": self.learning_rate_init,
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": self.epsilon,
+            },
+        }
+        return table[self.solver]
+
+
+@dataclass
+class TrainData:
+    """A right-padded training set in the layout the network consumes.
+
+    ``X`` (n_samples, n_steps, n_inputs), ``lengths`` (n_samples,), targets ``Y``
+    in the raw-output layout ((n_samples, n_outputs) or (n_samples, n_steps,
+    n_outputs)), ``sample_weight`` (n_samples,) and ``step_mask`` (n_samples,
+    n_steps) of per-step weights (0 on padded steps) or None for many-to-one.
+    """
+
+    X: np.ndarray
+    lengths: np.ndarray
+    Y: np.ndarray
+    sample_weight: np.ndarray
+    step_mask: object = None
+
+    def __len__(self):
+        return len(self.X)
+
+    def take(self, idx):
+        """The rows ``idx``, trimmed to their longest sequence."""
+        lengths = self.lengths[idx]
+        T = int(lengths.max())
+        Y = self.Y[idx]
+        mask = None
+        if self.step_mask is not None:
+            Y, mask = Y[:, :T], self.step_mask[idx, :T]
+        return TrainData(self.X[idx, :T], lengths, Y, self.sample_weight[idx], mask)
+
+    def row_weights(self):
+        if self.step_mask is None:
+            return self.sample_weight
+        return self.sample_weight[:, None] * self.step_mask
+
+
+@dataclass
+class TrainState:
+    """What training accumulates; the estimators expose it as fitted attributes."""
+
+    params: dict
+    optimizer: object = None
+    loss_curve: list = field(default_factory=list)
+    grad_norm_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = np.inf
+    best_validation_score: float = -np.inf
+    best_params: object = None
+    no_improvement_count: int = 0
+    n_iter: int = 0
+    t: int = 0
+    diverged: bool = False
+
+
+def _left_align(X, lengths):
+    """Shift every right-padded sequence so that it ends at the last step."""
+    T = X.shape[1]
+    shift = T - lengths
+    src = (np.arange(T)[None, :] - shift[:, None]) % T
+    return X[np.arange(len(X))[:, None], src]
+
+
+def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=None):
+    """Loss and gradients of one batch, by full or truncated BPTT.
+
+    With ``bptt_steps = k`` the batch is left-aligned (each sequence ends at the
+    last step, padding in front, where the state does not move), cut into windows
+    of ``k`` steps counted from the end, and run window by window with the state
+    carried forward but the gradient cut at every window boundary. Many-to-one
+    losses live in the last window only; earlier windows then just carry state.
+    """
+    w_rows = batch.row_weights()
+    w = w_rows / w_rows.sum()
+    n_eff = batch.sample_weight.sum()
+    T = batch.X.shape[1]
+    fn = LOSSES[loss]
+    if bptt_steps is None or bptt_steps >= T:
+        raw, _, cache = forward(arch, params, batch.X, batch.lengths, masks=masks)
+        n_out = raw.shape[-1]
+        value, draw = fn(raw.reshape(-1, n_out), batch.Y.reshape(-1, n_out), w.ravel())
+        grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
+        return value + penalty(params, alpha, n_eff, grads), grads
+    X = _left_align(batch.X, batch.lengths)
+    valid = np.arange(T)[None, :] >= (T - batch.lengths)[:, None]
+    if arch.return_sequences:
+        Y = _left_align(batch.Y, batch.lengths)
+        w = _left_align(w, batch.lengths)
+    grads = {name: np.zeros_like(p) for name, p in params.items()}
+    value, state = 0.0, None
+    starts = list(range(T - bptt_steps, 0, -bptt_steps))[::-1]
+    bounds = list(zip([0, *starts], [*starts, T], strict=True))
+    for a, b in bounds:
+        is_last = b == T
+        if not (arch.return_sequences or is_last):
+            _, state, _ = forward(
+                arch,
+                params,
+                X[:, a:b],
+                batch.lengths,
+                valid=valid[:, a:b].T,
+                state0=state,
+                masks=masks,
+            )
+            continue
+        raw, state, cache = forward(
+            arch,
+            params,
+            X[:, a:b],
+            batch.lengths,
+            valid=valid[:, a:b].T,
+            state0=state,
+            masks=masks,
+        )
+        n_out = raw.shape[-1]
+        if arch.return_sequences:
+            v, draw = fn(
+                raw.reshape(-1, n_out), Y[:, a:b].reshape(-1, n_out), w[:, a:b].ravel()
+            )
+        else:
+            v, draw = fn(raw, batch.Y, w)
+        g, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
+        for name in grads:
+            grads[name] += g[name]
+        value += v
+    return value + penalty(params, alpha, n_eff, grads), grads
+
+
+def _batch_size(hyper, n_samples):
+    if hyper.batch_size == "auto":
+        return min(200, n_samples)
+    return min(int(hyper.batch_size), n_samples)
+
+
+def _run_epoch(arch, loss, state, data, hyper, rng):
+    """One pass over ``data``; returns (loss, mean grad norm) or None on divergence."""
+    n = len(data)
+    order = rng.permutation(n) if hyper.shuffle else np.arange(n)
+    bs = _batch_size(hyper, n)
+    params = state.params
+    names = list(params)
+    total, norms, weight = 0.0, [], 0.0
+    for start in range(0, n, bs):
+        batch = data.take(order[start : start + bs])
+        masks = draw_masks(arch, rng, len(batch), batch.X.dtype)
+        value, grads = batch_loss_grad(
+            arch, loss, params, batch, hyper.alpha, hyper.bptt_steps, masks
+        )
+        glist = [grads[k] for k in names]
+        if hyper.clip_norm is not None:
+            norm = clip_grad_norm(glist, hyper.clip_norm)
+        else:
+            norm = global_norm(glist)
+        if not (np.isfinite(value) and np.isfinite(norm)):
+            return None
+        if hyper.clip_value is not None:
+            clip_grad_value(glist, hyper.clip_value)
+        state.optimizer.update_params([params[k] for k in names], glist)
+        bw = float(batch.sample_weight.sum())
+        total += value * bw
+        weight += bw
+        norms.append(norm)
+    return total / weight, float(np.mean(norms))
+
+
+def _copy(params):
+    return {k: v.copy() for k, v in params.items()}
+
+
+def _restore(params, source):
+    for k, v in source.items():
+        params[k][...] = v
+
+
+def _warn_diverged(state, n_iter):
+    state.diverged = True
+    warnings.warn(
+        f"Training diverged at epoch {n_iter}: the loss or the gradient became "
+        "non-finite. Training stopped and the model keeps the last weights that "
+        "gave a finite loss. Lower learning_rate_init, set clip_norm (for example "
+        "clip_norm=1.0), or scale the inputs and targets.",
+        DivergenceWarning,
+        stacklevel=4,
+    )
+
+
+def _update_no_improvement(state, hyper, score_fn):
+    """scikit-learn MLP's bookkeeping for ``tol`` / ``n_iter_no_change``."""
+    if hyper.early_stopping:
+        score = score_fn(state.params)
+        state.validation_scores.append(score)
+        if score < state.best_validation_score + hyper.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_params = _copy(state.params)
+    else:
+        loss = state.loss_curve[-1]
+        if loss > state.best_loss - hyper.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+    state.best_loss = min(state.best_loss, state.loss_curve[-1])
+
+
+def fit_stochastic(
+    arch, loss, state, data, hyper, rng, score_fn=None, incremental=False
+):
+    """Minibatch training (Adam or SGD) for up to ``max_iter`` epochs."""
+    if state.optimizer is None:
+        params = list(state.params.values())
+        state.optimizer = make_optimizer(hyper.solver, params, **hyper.optimizer_args())
+    n_epochs = 1 if incremental else hyper.max_iter
+    stopped = False
+    for _ in range(n_epochs):
+        t0 = time.perf_counter()
+        last_good = _copy(state.params)
+        result = _run_epoch(arch, loss, state, data, hyper, rng)
+        if result is None:
+            _restore(state.params, last_good)
+            _warn_diverged(state, state.n_iter + 1)
+            stopped = True
+            break
+        epoch_loss, norm = result
+        state.n_iter += 1
+        state.t += len(data)
+        state.loss_curve.append(float(epoch_loss))
+        state.grad_norm_curve.append(norm)
+        state.optimizer.iteration_ends(state.t)
+        _update_no_improvement(state, hyper, score_fn)
+        if hyper.verbose:
+            val = (
+                f", validation score = {state.validation_scores[-1]:.6f}"
+                if hyper.early_stopping
+                else ""
+            )
+            print(
+                f"Iteration {state.n_iter}, loss = {epoch_loss:.8f}{val}, "
+                f"grad norm = {norm:.4g}, {time.perf_counter() - t0:.2f}s"
+            )
+        if incremental:
+            break
+        if state.no_improvement_count > hyper.n_iter_no_change:
+            what = "Validation score" if hyper.early_stopping else "Training loss"
+            msg = (
+                f"{what} did not improve more than tol={hyper.tol} for "
+                f"{hyper.n_iter_no_change} consecutive epochs."
+            )
+            if state.optimizer.trigger_stopping(msg, hyper.verbose):
+                stopped = True
+                break
+            state.no_improvement_count = 0
+    if not incremental and not stopped:
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({hyper.max_iter}) reached "
+            "and the optimization hasn't converged yet.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    if hyper.early_stopping and state.best_params is not None:
+        _restore(state.params, state.best_params)
+
+
+def fit_lbfgs(arch, loss, state, data, hyper):
+    """Full-batch L-BFGS on the packed parameter vector (scipy, float64)."""
+    names = list(state.params)
+    arrays = [state.params[k] for k in names]
+    last_good = {"x": pack(arrays).astype(np.float64)}
+    diverged = {"flag": False}
+
+    def fun(x):
+        unpack_into(x, arrays)
+        value, grads = batch_loss_grad(
+            arch, loss, state.params, data, hyper.alpha, hyper.bptt_steps
+        )
+        g = pack([grads[k] for k in names]).astype(np.float64)
+        if not (np.isfinite(value) and np.all(np.isfinite(g))):
+            diverged["flag"] = True
+            return np.inf, np.zeros_like(g)
+        last_good["x"] = x.copy()
+        return value, g
+
+    def callback(intermediate_result):
+        state.loss_curve.append(float(intermediate_result.fun))
+
+    result = scipy.optimize.minimize(
+        fun,
+        last_good["x"],
+        method="L-BFGS-B",
+        jac=True,
+        callback=callback,
+        options={"maxfun": hyper.max_fun, "maxiter": hyper.max_iter, "gtol": hyper.tol},
+    )
+    unpack_into(last_good["x"] if diverged["flag"] else result.x, arrays)
+    state.n_iter += result.nit
+    state.t += len(data) * result.nit
+    if not state.loss_curve or state.loss_curve[-1] != result.fun:
+        state.loss_curve.append(float(result.fun))
+    state.best_loss = min(state.loss_curve)
+    if diverged["flag"] and not np.isfinite(result.fun):
+        _warn_diverged(state, state.n_iter)
+    elif result.status == 1:
+        warnings.warn(
+            "lbfgs failed to converge after "
+            f"{result.nit} iterations (max_iter={hyper.max_iter}, "
+            f"max_fun={hyper.max_fun}). Increase max_iter or scale the data.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def train(arch, loss, state, data, hyper, rng, score_fn=None, incremental=False):
+    """Train ``state.params`` in place with the solver named in ``hyper``.
+
+    BLAS runs single-threaded here: the per-step matrix products are small, and a
+    second BLAS thread costs more in synchronisation than it saves (and
+    oversubscribes the machine under ``n_jobs`` parallel searches).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        if hyper.solver == "lbfgs":
+            fit_lbfgs(arch, loss, state, data, hyper)
+        else:
+            fit_stochastic(arch, loss, state, data, hyper, rng, score_fn, incremental)
+    return state
