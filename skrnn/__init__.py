@@ -2,8 +2,15 @@
 
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
+from ._seq2seq import Seq2SeqTransformer
 from ._training import DivergenceWarning
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DivergenceWarning", "RNNClassifier", "RNNRegressor", "__version__"]
+__all__ = [
+    "DivergenceWarning",
+    "RNNClassifier",
+    "RNNRegressor",
+    "Seq2SeqTransformer",
+    "__version__",
+]

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from ._cells import CELLS
 from ._data import validate_sequence_data
 from ._losses import OUTPUT_ACTIVATIONS
-from ._network import Architecture, forward, init_params, weight_names
+from ._network import Architecture
 from ._training import Hyper, TrainData, TrainState, train
 
 __all__ = ["BaseRNN"]
@@ -35,10 +35,10 @@ class BaseRNN(BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
     Subclasses define the loss (``_loss``), the target encoding
-    (``_encode_targets(y, lengths, dtype, reset, classes) -> (Y, step_weights,
-    row_weights)``), the early-stopping score (``_make_score_fn``) and the output
-    decoding; everything else (validation, training, weights I/O,
-    chunked prediction) lives here.
+    (``_encode_targets(y, X3, lengths, dtype, reset, classes, sample_weight) ->
+    (Y, step_weights, row_weights, out_lengths)``), the early-stopping score
+    (``_make_score_fn``) and the output decoding; everything else (validation,
+    training, weights I/O, chunked prediction) lives here.
     """
 
     _parameter_constraints: dict = {
@@ -141,8 +141,8 @@ class BaseRNN(BaseEstimator):
         reset = first or not (self.warm_start or incremental)
         X3, lengths, _ = self._validate_X(X, reset=reset)
         sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
-        Y, step_w, row_w = self._encode_targets(
-            y, lengths, X3.dtype, reset, classes, sw
+        Y, step_w, row_w, out_lengths = self._encode_targets(
+            y, X3, lengths, X3.dtype, reset, classes, sw
         )
         if row_w is not None:
             sw = sw * row_w
@@ -151,13 +151,11 @@ class BaseRNN(BaseEstimator):
                 "sample_weight sums to zero: at least one sample needs a positive "
                 "weight."
             )
-        data = TrainData(X3, lengths, Y, sw, step_w)
+        data = TrainData(X3, lengths, Y, sw, step_w, out_lengths)
         if reset:
             self._random_state = check_random_state(self.random_state)
-            arch = self._architecture(
-                X3.shape[2], self.n_outputs_, self._return_sequences()
-            )
-            self.state_dict_ = init_params(arch, self._random_state, X3.dtype)
+            arch = self._arch()
+            self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
             self._train_state = TrainState(self.state_dict_)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
@@ -220,12 +218,10 @@ class BaseRNN(BaseEstimator):
             self.best_validation_score_ = None
 
     def _arch(self):
-        first = next(iter(self.state_dict_))
-        n_inputs = self.state_dict_[first].shape[1]
-        return self._architecture(n_inputs, self.n_outputs_, self._return_sequences())
-
-    def _return_sequences(self):
-        return bool(getattr(self, "return_sequences", False))
+        """The network of this fitted (or being fitted) estimator."""
+        return self._architecture(
+            self._n_step_features, self.n_outputs_, self.return_sequences
+        )
 
     # ------------------------------------------------------------- inference
     def _raw(self, X3, lengths):
@@ -239,8 +235,8 @@ class BaseRNN(BaseEstimator):
             for start in range(0, len(X3), PREDICT_CHUNK):
                 lo = lengths[start : start + PREDICT_CHUNK]
                 T = int(lo.max())
-                raw, _, _ = forward(
-                    arch, params, X3[start : start + PREDICT_CHUNK, :T], lo
+                raw, _, _ = arch.forward(
+                    params, X3[start : start + PREDICT_CHUNK, :T], lo
                 )
                 if arch.return_sequences and T < X3.shape[1]:
                     shape = (len(raw), X3.shape[1] - T, raw.shape[2])
@@ -270,7 +266,7 @@ class BaseRNN(BaseEstimator):
         self : object
         """
         check_is_fitted(self)
-        expected = weight_names(self._arch())
+        expected = self._arch().weight_names()
         missing = [k for k in expected if k not in state_dict]
         extra = [k for k in state_dict if k not in expected]
         if missing or extra:

@@ -13,7 +13,6 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
 from ._losses import OUTPUT_ACTIVATIONS
-from ._network import forward
 from ._regressor import RNNRegressor, _check_y_present
 
 __all__ = ["RNNClassifier"]
@@ -163,7 +162,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             )
         return y, None
 
-    def _encode_targets(self, y, lengths, dtype, reset, classes=None, sw=None):
+    def _encode_targets(self, y, X3, lengths, dtype, reset, classes=None, sw=None):
         _check_y_present(self, y)
         labels, mask = self._labels(y, lengths)
         check_classification_targets(labels)
@@ -198,19 +197,19 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         if self.class_weight is not None:
             cw = compute_sample_weight(self.class_weight, labels).astype(dtype)
         if mask is None:
-            return encoded, None, cw
+            return encoded, None, cw, None
         Y = np.zeros((*mask.shape, encoded.shape[1]), dtype)
         Y[mask] = encoded
         step_w = mask.astype(dtype)
         if cw is not None:
             step_w[mask] = cw
-        return Y, step_w, None
+        return Y, step_w, None, None
 
     def _make_score_fn(self, val):
         activation = OUTPUT_ACTIVATIONS[self._loss_name]
 
         def score(params):
-            raw, _, _ = forward(self._arch(), params, val.X, val.lengths)
+            raw, _, _ = self._arch().forward(params, val.X, val.lengths)
             pred = self._decode(activation(raw))
             truth = self._decode(val.Y)
             if val.step_mask is not None:

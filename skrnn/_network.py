@@ -64,6 +64,23 @@ class Architecture:
     def make_cell(self):
         return make_cell(self.cell, self.nonlinearity, self.n_states)
 
+    # The interface the training loop and the estimators use, shared with
+    # ``skrnn._encoder_decoder.EncoderDecoder``.
+    def forward(self, params, X, lengths, **kwargs):
+        return forward(self, params, X, lengths, **kwargs)
+
+    def backward(self, params, cache, draw, **kwargs):
+        return backward(self, params, cache, draw, **kwargs)
+
+    def draw_masks(self, rng, batch, dtype):
+        return draw_masks(self, rng, batch, dtype)
+
+    def init_params(self, rng, dtype=np.float64):
+        return init_params(self, rng, dtype)
+
+    def weight_names(self):
+        return weight_names(self)
+
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""
         cell = self.make_cell()

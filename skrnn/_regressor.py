@@ -8,7 +8,6 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
-from ._network import forward
 
 __all__ = ["RNNRegressor"]
 
@@ -219,7 +218,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     def _loss(self):
         return "squared_error"
 
-    def _encode_targets(self, y, lengths, dtype, reset, classes=None, sw=None):
+    def _encode_targets(self, y, X3, lengths, dtype, reset, classes=None, sw=None):
         _check_y_present(self, y)
         if self.return_sequences:
             Y, mask = to_padded_targets(y, lengths)
@@ -268,11 +267,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         if mask is not None:
             Y[~mask] = 0
             mask = mask.astype(dtype)
-        return Y, mask, None
+        return Y, mask, None, None
 
     def _make_score_fn(self, val):
         def score(params):
-            raw, _, _ = forward(self._arch(), params, val.X, val.lengths)
+            raw, _, _ = self._arch().forward(params, val.X, val.lengths)
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
             if val.step_mask is not None:

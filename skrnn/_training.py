@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from ._losses import LOSSES
-from ._network import backward, draw_masks, forward, penalty
+from ._network import penalty
 from ._optim import (
     clip_grad_norm,
     clip_grad_value,
@@ -98,19 +98,29 @@ class TrainData:
     Y: np.ndarray
     sample_weight: np.ndarray
     step_mask: object = None
+    out_lengths: object = None
 
     def __len__(self):
         return len(self.X)
+
+    def extra(self):
+        """Keyword arguments the network's forward needs besides X and lengths."""
+        return {} if self.out_lengths is None else {"out_lengths": self.out_lengths}
 
     def take(self, idx):
         """The rows ``idx``, trimmed to their longest sequence."""
         lengths = self.lengths[idx]
         T = int(lengths.max())
-        Y = self.Y[idx]
-        mask = None
-        if self.step_mask is not None:
+        Y, mask, out = self.Y[idx], None, None
+        if self.out_lengths is not None:
+            out = self.out_lengths[idx]
+            T_out = int(out.max())
+            Y, mask = Y[:, :T_out], self.step_mask[idx, :T_out]
+        elif self.step_mask is not None:
             Y, mask = Y[:, :T], self.step_mask[idx, :T]
-        return TrainData(self.X[idx, :T], lengths, Y, self.sample_weight[idx], mask)
+        return TrainData(
+            self.X[idx, :T], lengths, Y, self.sample_weight[idx], mask, out
+        )
 
     def row_weights(self):
         if self.step_mask is None:
@@ -159,10 +169,12 @@ def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=Non
     T = batch.X.shape[1]
     fn = LOSSES[loss]
     if bptt_steps is None or bptt_steps >= T:
-        raw, _, cache = forward(arch, params, batch.X, batch.lengths, masks=masks)
+        raw, _, cache = arch.forward(
+            params, batch.X, batch.lengths, masks=masks, **batch.extra()
+        )
         n_out = raw.shape[-1]
         value, draw = fn(raw.reshape(-1, n_out), batch.Y.reshape(-1, n_out), w.ravel())
-        grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
+        grads, _, _ = arch.backward(params, cache, draw.reshape(raw.shape))
         return value + penalty(params, alpha, n_eff, grads), grads
     X = _left_align(batch.X, batch.lengths)
     valid = np.arange(T)[None, :] >= (T - batch.lengths)[:, None]
@@ -174,20 +186,7 @@ def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=Non
     starts = list(range(T - bptt_steps, 0, -bptt_steps))[::-1]
     bounds = list(zip([0, *starts], [*starts, T], strict=True))
     for a, b in bounds:
-        is_last = b == T
-        if not (arch.return_sequences or is_last):
-            _, state, _ = forward(
-                arch,
-                params,
-                X[:, a:b],
-                batch.lengths,
-                valid=valid[:, a:b].T,
-                state0=state,
-                masks=masks,
-            )
-            continue
-        raw, state, cache = forward(
-            arch,
+        raw, state, cache = arch.forward(
             params,
             X[:, a:b],
             batch.lengths,
@@ -195,6 +194,8 @@ def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=Non
             state0=state,
             masks=masks,
         )
+        if not (arch.return_sequences or b == T):
+            continue  # many-to-one: earlier windows only carry the state
         n_out = raw.shape[-1]
         if arch.return_sequences:
             v, draw = fn(
@@ -202,7 +203,7 @@ def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=Non
             )
         else:
             v, draw = fn(raw, batch.Y, w)
-        g, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
+        g, _, _ = arch.backward(params, cache, draw.reshape(raw.shape))
         for name in grads:
             grads[name] += g[name]
         value += v
@@ -225,7 +226,7 @@ def _run_epoch(arch, loss, state, data, hyper, rng):
     total, norms, weight = 0.0, [], 0.0
     for start in range(0, n, bs):
         batch = data.take(order[start : start + bs])
-        masks = draw_masks(arch, rng, len(batch), batch.X.dtype)
+        masks = arch.draw_masks(rng, len(batch), batch.X.dtype)
         value, grads = batch_loss_grad(
             arch, loss, params, batch, hyper.alpha, hyper.bptt_steps, masks
         )

@@ -1,0 +1,420 @@
+"""Seq2SeqTransformer: an encoder-decoder sequence autoencoder and sequence map."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._base import PREDICT_CHUNK, BaseRNN, _stochastic_solver
+from ._data import restore_kind, to_padded, unpad
+from ._encoder_decoder import EncoderDecoder
+from ._network import Architecture
+
+__all__ = ["Seq2SeqTransformer"]
+
+
+def _targets(y):
+    """Target sequences; a 1-D array is one length-1 sequence per sample."""
+    if isinstance(y, (list, tuple)) and not all(np.ndim(v) == 0 for v in y):
+        return y
+    arr = np.asarray(y)
+    return arr.reshape(-1, 1) if arr.ndim == 1 else y
+
+
+class Seq2SeqTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRNN):
+    """Recurrent encoder-decoder: sequences to fixed-size codes and back.
+
+    The encoder reads a sequence into a code of ``n_components`` values; the
+    decoder reads the code at every step and emits an output sequence. ``fit(X)``
+    learns to reconstruct ``X`` (a sequence autoencoder); ``fit(X, Y)`` learns
+    to map each input sequence to its target sequence, whose length may differ
+    from the input's. :meth:`transform` returns the codes, so any tabular
+    estimator can follow in a ``Pipeline``; :meth:`inverse_transform` decodes
+    codes into sequences (one-to-many); :meth:`predict` maps sequences to
+    sequences.
+
+    Targets are standardised per feature internally; the decoder's raw output is
+    in units of ``(Y - target_mean_) / target_scale_``.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Size of the code.
+    cell, hidden_layer_sizes, bidirectional, nonlinearity, n_states, dropout, \
+recurrent_dropout, solver, alpha, batch_size, learning_rate, learning_rate_init, \
+power_t, momentum, nesterovs_momentum, beta_1, beta_2, epsilon, max_iter, max_fun, \
+tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, \
+verbose, warm_start, clip_norm, clip_value
+        As in :class:`~skrnn.RNNRegressor`. ``hidden_layer_sizes`` are the
+        encoder's layers; the decoder mirrors them (reversed). ``bidirectional``
+        applies to the encoder; the decoder is always unidirectional.
+    bptt_steps : None, default=None
+        Truncated BPTT is not available for the encoder-decoder (the code joins
+        the whole input to the whole output); only None is accepted.
+
+    Attributes
+    ----------
+    state_dict_ : dict of ndarray
+        Weights, PyTorch ``state_dict()`` layout with ``"encoder."`` and
+        ``"decoder."`` prefixes (``encoder.head`` computes the code).
+    n_timesteps_out_ : int
+        Longest target sequence seen in fit (the default output length).
+    target_mean_, target_scale_ : ndarray of shape (n_outputs,)
+        Target standardisation.
+    n_outputs_ : int
+        Features per output step.
+    loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, \
+grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
+        As in :class:`~skrnn.RNNRegressor` (the early-stopping score is the R² of
+        the reconstruction / mapping).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import Seq2SeqTransformer
+    >>> t = np.linspace(0, 6, 20)
+    >>> X = np.sin(t[None, :, None] + np.arange(50)[:, None, None])
+    >>> ae = Seq2SeqTransformer(n_components=4, max_iter=30, random_state=0)
+    >>> ae.fit(X).transform(X).shape
+    (50, 4)
+    >>> ae.inverse_transform(ae.transform(X[:2])).shape
+    (2, 20, 1)
+    """
+
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "bptt_steps": [None],
+    }
+
+    def __init__(
+        self,
+        n_components=16,
+        cell="lstm",
+        hidden_layer_sizes=(32,),
+        *,
+        bidirectional=False,
+        nonlinearity="tanh",
+        n_states=1,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        max_iter=200,
+        max_fun=15000,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        clip_norm=1.0,
+        clip_value=None,
+        bptt_steps=None,
+    ):
+        self.n_components = n_components
+        self.cell = cell
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.bidirectional = bidirectional
+        self.nonlinearity = nonlinearity
+        self.n_states = n_states
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.max_iter = max_iter
+        self.max_fun = max_fun
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self.bptt_steps = bptt_steps
+
+    # ------------------------------------------------------------ network
+    def _arch(self):
+        encoder = self._architecture(self._n_step_features, self.n_components, False)
+        decoder = Architecture(
+            cell=self.cell,
+            hidden_sizes=encoder.hidden_sizes[::-1],
+            n_inputs=self.n_components,
+            n_outputs=self.n_outputs_,
+            nonlinearity=self.nonlinearity,
+            return_sequences=True,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            n_states=self.n_states,
+        )
+        return EncoderDecoder(encoder, decoder)
+
+    def _loss(self):
+        return "squared_error"
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    # ------------------------------------------------------------ targets
+    def _encode_targets(self, y, X3, lengths, dtype, reset, classes=None, sw=None):
+        if y is None:
+            kind = "table" if self._fitted_layout == "table" else "array"
+            Y3, out_lengths = X3.copy(), lengths
+        else:
+            Y3, out_lengths, kind = to_padded(_targets(y), name="y", dtype=dtype)
+            if len(Y3) != len(lengths):
+                raise ValueError(
+                    f"X has {len(lengths)} sequences but y has {len(Y3)}; pass one "
+                    "target sequence per input sequence."
+                )
+        Y3 = Y3.astype(dtype, copy=False)
+        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        if reset:
+            self._autoencoder = y is None
+            self._target_kind = kind
+            self.n_outputs_ = Y3.shape[2]
+            self.n_timesteps_out_ = int(out_lengths.max())
+            w = np.broadcast_to(sw[:, None], mask.shape)[mask]
+            valid = Y3[mask]
+            self.target_mean_ = np.average(valid, axis=0, weights=w)
+            scale = np.sqrt(
+                np.average((valid - self.target_mean_) ** 2, axis=0, weights=w)
+            )
+            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
+        elif Y3.shape[2] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y3.shape[2]} features per step but the model was fitted "
+                f"with {self.n_outputs_}."
+            )
+        Y3 = (Y3 - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        Y3[~mask] = 0
+        return Y3, mask.astype(dtype), None, out_lengths
+
+    def _make_score_fn(self, val):
+        def score(params):
+            raw, _, _ = self._arch().forward(
+                params, val.X, val.lengths, out_lengths=val.out_lengths
+            )
+            keep = val.step_mask > 0
+            return r2_score(val.Y[keep], raw[keep])
+
+        return score
+
+    # ------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the autoencoder (``Y=None``) or the sequence-to-sequence map.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features), \
+                (n_samples, n_timesteps) or list of sequences
+            Input sequences, as for :meth:`RNNRegressor.fit`.
+        y : array-like or list of sequences, default=None
+            Target sequences in any of the same layouts (lengths may differ
+            from the inputs'); a 1-D array is read as one length-1 sequence
+            per sample. None: reconstruct ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
+
+    @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Run one epoch over ``X`` (and ``y``), as in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    # ---------------------------------------------------------- inference
+    def _chunks(self, n):
+        for start in range(0, n, PREDICT_CHUNK):
+            yield slice(start, start + PREDICT_CHUNK)
+
+    def _dtype(self):
+        return next(iter(self.state_dict_.values())).dtype
+
+    def _encode(self, X3, lengths):
+        arch, params = self._arch(), self.state_dict_
+        X3 = X3.astype(self._dtype(), copy=False)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.concatenate(
+                [
+                    arch.encode(params, X3[s], lengths[s])[0]
+                    for s in self._chunks(len(X3))
+                ]
+            )
+
+    def _decode(self, Z, out_lengths):
+        arch, params = self._arch(), self.state_dict_
+        T = int(out_lengths.max())
+        outs = []
+        with threadpool_limits(limits=1, user_api="blas"):
+            for s in self._chunks(len(Z)):
+                raw, _ = arch.decode(params, Z[s], out_lengths[s])
+                outs.append(raw)
+        out = np.concatenate(
+            [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]
+        )
+        out = out * self.target_scale_ + self.target_mean_
+        out[~(np.arange(T)[None, :] < out_lengths[:, None])] = 0
+        return out
+
+    def transform(self, X):
+        """Encode sequences into codes.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X3, lengths, _ = self._validate_X(X, reset=False)
+        return self._encode(X3, lengths)
+
+    def _out_layout(self, out, out_lengths, kind):
+        if kind in ("list", "list1d"):
+            seqs = unpad(out, out_lengths)
+            return [s[:, 0] for s in seqs] if kind == "list1d" else seqs
+        if kind == "table" and self.n_outputs_ == 1:
+            return restore_kind(out, out_lengths, "table")
+        return out
+
+    def inverse_transform(self, Z, n_timesteps=None):
+        """Decode codes into sequences (one-to-many).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+        n_timesteps : int, default=None
+            Output length; default ``n_timesteps_out_``.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_timesteps, n_outputs)
+            Or ``(n_samples, n_timesteps)`` when the targets seen in fit were a
+            2-D table of univariate series.
+        """
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=self._dtype(), input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns but the codes of this model have "
+                f"n_components={self.n_components}."
+            )
+        T = self._out_steps(n_timesteps)
+        out = self._decode(Z, np.full(len(Z), T))
+        kind = "array" if self._target_kind in ("list", "list1d") else self._target_kind
+        return self._out_layout(out, np.full(len(Z), T), kind)
+
+    def _out_steps(self, n_timesteps):
+        if n_timesteps is None:
+            return self.n_timesteps_out_
+        if not isinstance(n_timesteps, Integral) or n_timesteps < 1:
+            raise ValueError(
+                f"n_timesteps must be a positive int or None; got {n_timesteps!r}."
+            )
+        return int(n_timesteps)
+
+    def predict(self, X, n_timesteps=None):
+        """Map input sequences to output sequences.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+        n_timesteps : int, default=None
+            Output length. Default: for an autoencoder, each input's own length;
+            otherwise ``n_timesteps_out_``.
+
+        Returns
+        -------
+        Y : ndarray or list of ndarray
+            Same layout as the targets seen in fit (the input layout for an
+            autoencoder); a list when lengths differ between sequences.
+        """
+        check_is_fitted(self)
+        X3, lengths, kind = self._validate_X(X, reset=False)
+        Z = self._encode(X3, lengths)
+        if n_timesteps is None and self._autoencoder:
+            out_lengths = lengths
+        else:
+            out_lengths = np.full(len(Z), self._out_steps(n_timesteps))
+            kind = "array" if kind in ("list", "list1d") else kind
+        if not self._autoencoder:
+            kind = self._target_kind
+            if kind in ("list", "list1d") and n_timesteps is not None:
+                kind = "array"
+        return self._out_layout(self._decode(Z, out_lengths), out_lengths, kind)
+
+    def score(self, X, y=None, sample_weight=None):
+        """R² of the predicted sequences over all valid steps and features.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+        y : array-like or list of sequences, default=None
+            Target sequences; None scores the reconstruction of ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X3, lengths, _ = self._validate_X(X, reset=False)
+        if y is None:
+            Y3, out_lengths = X3, lengths
+        else:
+            Y3, out_lengths, _ = to_padded(_targets(y), name="y")
+        pred = self._decode(self._encode(X3, lengths), out_lengths)
+        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        sw = None
+        if sample_weight is not None:
+            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
+        return r2_score(Y3[mask], pred[mask], sample_weight=sw)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

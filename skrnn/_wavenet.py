@@ -1,0 +1,431 @@
+"""WaveNet-style stack of dilated causal convolutions as a vectorized sequence layer.
+
+Parameters (PyTorch ``Conv1d`` layout ``(out_channels, in_channels, kernel_size)``),
+with ``F`` input features, ``C`` channels and ``k = 0, ..., n_layers - 1``, in this
+order::
+
+    "input.weight"          (C, F, 1)    1x1 input projection
+    "input.bias"            (C,)
+    "layers.k.conv.weight"  (2C, C, 2)   rows :C filter, rows C: gate;
+                                         [..., 0] taps x[t - d], [..., 1] taps x[t]
+    "layers.k.conv.bias"    (2C,)
+    "layers.k.res.weight"   (C, C, 1)    1x1 residual projection
+    "layers.k.res.bias"     (C,)
+    "layers.k.skip.weight"  (C, C, 1)    1x1 skip projection
+    "layers.k.skip.bias"    (C,)
+
+Layer ``k`` has dilation ``d = 2 ** (k % 10)``, so deep stacks repeat the cycle
+1, 2, 4, ..., 512. With ``x`` the layer input (``x_0 = W_in X + b_in``)::
+
+    [f; g] = W0 x[t - d] + W1 x[t] + b      (x[t - d] = state or 0 before the start)
+    z      = tanh(f) * sigmoid(g)
+    x_next = x + W_res z + b_res,   skip += W_skip z + b_skip
+    Y      = relu(skip)                      (T, B, C); 0 on padded steps
+
+The last layer's residual output feeds nothing, so its ``res`` gradients are zero
+(the weights are kept so every layer has the same keys). All time steps of a layer
+are a handful of vectorized operations on channel-major ``(channels, T * B)``
+buffers (contiguous halves and rows; each causal conv is one GEMM over the stacked
+``[x[t - d]; x[t]]``); the only Python loop is over layers. The forward cache holds
+about ``5 * n_layers * T * B * C`` floats.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = ["receptive_field", "wavenet_backward", "wavenet_forward", "wavenet_init"]
+
+_DILATION_CYCLE = 10  # dilations 1, 2, ..., 2 ** 9 = 512, then again from 1
+
+
+def _dilation(k):
+    return 2 ** (k % _DILATION_CYCLE)
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
+    return int(value)
+
+
+def receptive_field(n_layers):
+    """Number of input steps that one output step can depend on.
+
+    Parameters
+    ----------
+    n_layers : int
+        Number of dilated layers (dilation ``2 ** (k % 10)`` for layer ``k``).
+
+    Returns
+    -------
+    int
+        ``1 + sum of the dilations``: output ``t`` depends only on inputs at steps
+        ``t - receptive_field(n_layers) + 1, ..., t``.
+
+    Examples
+    --------
+    >>> from skrnn._wavenet import receptive_field
+    >>> receptive_field(1), receptive_field(4), receptive_field(11)
+    (2, 16, 1025)
+    """
+    n_layers = _check_count(n_layers, "n_layers")
+    return 1 + sum(_dilation(k) for k in range(n_layers))
+
+
+def _param_shapes(input_size, n_channels, n_layers):
+    C = n_channels
+    shapes = {"input.weight": (C, input_size, 1), "input.bias": (C,)}
+    for k in range(n_layers):
+        p = f"layers.{k}."
+        shapes[p + "conv.weight"] = (2 * C, C, 2)
+        shapes[p + "conv.bias"] = (2 * C,)
+        for name in ("res", "skip"):
+            shapes[p + name + ".weight"] = (C, C, 1)
+            shapes[p + name + ".bias"] = (C,)
+    return shapes
+
+
+def _check_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64; got {dtype}.")
+    return dtype
+
+
+def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
+    """Glorot-uniform weights and zero biases for a WaveNet stack.
+
+    Parameters
+    ----------
+    rng : numpy.random.RandomState
+        Source of every random draw (an int or None is passed through
+        ``sklearn.utils.check_random_state``). Weights are drawn in key order.
+    input_size : int
+        Number of input features ``F``.
+    n_channels : int
+        Number of channels ``C`` (residual, skip and output width).
+    n_layers : int
+        Number of dilated layers.
+    dtype : {np.float32, np.float64}, default=np.float64
+
+    Returns
+    -------
+    params : dict of str to ndarray
+        Keys and shapes as listed in the module docstring, in that order. Glorot
+        uses ``fan_in = in_channels * kernel_size`` and ``fan_out = out_channels *
+        kernel_size`` of each whole weight tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn._wavenet import wavenet_init
+    >>> params = wavenet_init(np.random.RandomState(0), 3, n_channels=4, n_layers=2)
+    >>> list(params)[:4]
+    ['input.weight', 'input.bias', 'layers.0.conv.weight', 'layers.0.conv.bias']
+    >>> params["layers.1.conv.weight"].shape
+    (8, 4, 2)
+    """
+    input_size = _check_count(input_size, "input_size")
+    n_channels = _check_count(n_channels, "n_channels")
+    n_layers = _check_count(n_layers, "n_layers")
+    dtype = _check_dtype(dtype)
+    rng = check_random_state(rng)
+    params = {}
+    for key, shape in _param_shapes(input_size, n_channels, n_layers).items():
+        if key.endswith(".bias"):
+            params[key] = np.zeros(shape, dtype)
+        else:
+            limit = np.sqrt(6.0 / ((shape[0] + shape[1]) * shape[2]))
+            draw = rng.uniform(-limit, limit, size=shape)
+            params[key] = draw.astype(dtype, copy=False)
+    return params
+
+
+def _check_inputs(params, X, lengths, n_layers, state):
+    """Validate a forward call; return ``(X, lengths or None, valid or None)``."""
+    n_layers = _check_count(n_layers, "n_layers")
+    if not isinstance(X, np.ndarray) or X.ndim != 3:
+        raise ValueError(
+            "X must be a 3-D ndarray of shape (n_steps, n_samples, n_features); got "
+            f"{type(X).__name__} with shape {np.shape(X)}. Pass a time-major array."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must be float32 or float64; got {X.dtype}. Use X.astype.")
+    T, B, F = X.shape
+    if T == 0 or B == 0:
+        raise ValueError(f"X must have at least one step and sample; got {X.shape}.")
+    if not isinstance(params, dict) or "input.weight" not in params:
+        raise ValueError("params must be the dict returned by wavenet_init.")
+    if np.ndim(params["input.weight"]) != 3:
+        raise ValueError("params['input.weight'] must have shape (C, F, 1).")
+    C, n_features = np.shape(params["input.weight"])[:2]
+    if F != n_features:
+        raise ValueError(
+            f"X has {F} input features but params expect {n_features}. Pass X with "
+            "the features the layer was initialised for (wavenet_init input_size)."
+        )
+    expected = _param_shapes(F, C, n_layers)
+    if set(params) != set(expected):
+        missing = sorted(set(expected) - set(params))
+        extra = sorted(set(params) - set(expected))
+        raise ValueError(
+            f"params do not match n_layers={n_layers} and {F} input features: missing "
+            f"{missing[:3]}, unexpected {extra[:3]}. Pass the dict from wavenet_init "
+            "built with the same input_size and n_layers."
+        )
+    for key, shape in expected.items():
+        p = params[key]
+        if not isinstance(p, np.ndarray) or p.dtype != X.dtype:
+            raise TypeError(
+                f"params[{key!r}] must be an ndarray of dtype {X.dtype} (the dtype "
+                f"of X); got {getattr(p, 'dtype', type(p).__name__)}. Cast params "
+                "and X to the same float dtype."
+            )
+        if p.shape != shape:
+            raise ValueError(
+                f"params[{key!r}] must have shape {shape}; got {p.shape}. Pass the "
+                "dict from wavenet_init unchanged in shape."
+            )
+    if state is not None:
+        if not isinstance(state, list | tuple) or len(state) != n_layers:
+            raise ValueError(
+                f"state must be a list of {n_layers} arrays (one per layer), as "
+                "returned by wavenet_forward, or None to start a series."
+            )
+        for k, s in enumerate(state):
+            shape = (_dilation(k), B, C)
+            if not isinstance(s, np.ndarray) or s.shape != shape or s.dtype != X.dtype:
+                raise ValueError(
+                    f"state[{k}] must be an ndarray of shape {shape} and dtype "
+                    f"{X.dtype}; got {getattr(s, 'dtype', type(s))} {np.shape(s)}. "
+                    "Pass the state_out of the previous chunk of the same batch."
+                )
+    if lengths is None:
+        return np.ascontiguousarray(X), None, None
+    lengths = np.asarray(lengths)
+    if lengths.dtype.kind not in "iu" or lengths.shape != (B,):
+        raise TypeError(
+            f"lengths must be an integer array of shape ({B},); got {lengths.dtype} "
+            f"{lengths.shape}. Pass np.asarray(lengths, dtype=np.int64)."
+        )
+    if lengths.min() < 0 or lengths.max() > T:
+        raise ValueError(
+            f"lengths must lie in [0, {T}] (the n_steps of X); got values from "
+            f"{lengths.min()} to {lengths.max()}. Pad X to the longest sequence."
+        )
+    lengths = lengths.astype(np.int64)
+    if lengths.min() == T:
+        return np.ascontiguousarray(X), None, None
+    valid = np.arange(T)[:, None] < lengths[None, :]
+    return np.where(valid[:, :, None], X, X.dtype.type(0)), lengths, valid
+
+
+def _conv_matrix(weight):
+    """``(2C_out, C_in, 2)`` conv weight as ``(2C_out, 2C_in)``: ``[W0, W1]``."""
+    return np.concatenate([weight[:, :, 0], weight[:, :, 1]], axis=1)
+
+
+def _last_steps(x, prev, lengths, d):
+    """Last ``d`` steps of ``[prev; x]`` before each sample's length, (d, B, C).
+
+    ``x`` is channel-major, shape (C, T, B); ``prev`` is (d, B, C) or None (zeros).
+    """
+    C, T, B = x.shape
+    if lengths is None:
+        if T >= d:
+            return x[:, T - d :].transpose(1, 2, 0).copy()
+        head = prev[T:] if prev is not None else np.zeros((d - T, B, C), x.dtype)
+        return np.concatenate([head, x.transpose(1, 2, 0)], axis=0)
+    idx = lengths[None, :] - d + np.arange(d)[:, None]  # (d, B), -d <= idx < T
+    cols = np.arange(B)[None, :]
+    out = x[:, np.clip(idx, 0, T - 1), cols].transpose(1, 2, 0)
+    before = (idx < 0)[:, :, None]  # these steps come from the previous chunk
+    fill = x.dtype.type(0) if prev is None else prev[np.clip(idx + d, 0, d - 1), cols]
+    return np.ascontiguousarray(np.where(before, fill, out))
+
+
+def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
+    """Run the dilated causal convolution stack over all time steps at once.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        From :func:`wavenet_init`, same dtype as ``X``.
+    X : ndarray of shape (n_steps, n_samples, n_features)
+        Time-major float32 or float64 batch; computation stays in this dtype.
+        Padded contents are ignored (they may even be NaN).
+    lengths : ndarray of shape (n_samples,) of int, default=None
+        Valid steps per sample (right padding); None means all steps are valid.
+    n_layers : int
+        Number of dilated layers in ``params``.
+    state : list of ndarray or None, default=None
+        For streaming a long series chunk by chunk: entry ``k`` has shape
+        ``(2 ** (k % 10), n_samples, n_channels)`` and holds the last inputs of
+        layer ``k`` from the previous chunk. None means zeros (start of series).
+
+    Returns
+    -------
+    Y : ndarray of shape (n_steps, n_samples, n_channels)
+        ``relu`` of the summed skips; 0 on padded steps. ``Y[t]`` depends only on
+        ``X[t - receptive_field(n_layers) + 1 : t + 1]`` (and ``state``).
+    state_out : list of ndarray
+        Same structure as ``state``, taken at each sample's last valid steps, so
+        the next chunk continues each sample where its valid part ended.
+    cache : dict
+        Activations for :func:`wavenet_backward` (holds a reference to ``X``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn._wavenet import wavenet_init, wavenet_forward
+    >>> params = wavenet_init(np.random.RandomState(0), 3, n_channels=4, n_layers=2)
+    >>> X = np.random.RandomState(1).randn(10, 5, 3)
+    >>> Y, state, cache = wavenet_forward(params, X, n_layers=2)
+    >>> Y.shape, [s.shape for s in state]
+    ((10, 5, 4), [(1, 5, 4), (2, 5, 4)])
+    >>> Y1, state1, _ = wavenet_forward(params, X[:6], n_layers=2)
+    >>> Y2, _, _ = wavenet_forward(params, X[6:], n_layers=2, state=state1)
+    >>> bool(np.allclose(np.concatenate([Y1, Y2]), Y))
+    True
+    """
+    X, lengths, valid = _check_inputs(params, X, lengths, n_layers, state)
+    T, B, F = X.shape
+    M, C, dt = T * B, params["input.weight"].shape[0], X.dtype
+    # Channel-major (channels, T * B) buffers keep every half and row contiguous.
+    Hs, As, Zs, state_out = [], [], [], []
+    RS = np.empty((2 * C, M), dt)  # residual and skip outputs of one layer
+    S = np.empty((C, M), dt)  # sum of skips
+    S[...] = sum(params[f"layers.{k}.skip.bias"] for k in range(n_layers))[:, None]
+    H = np.empty((2 * C, M), dt)  # [x[t - d]; x[t]] of the current layer
+    np.matmul(params["input.weight"][:, :, 0], X.reshape(M, F).T, out=H[C:])
+    H[C:] += params["input.bias"][:, None]
+    for k in range(n_layers):
+        p, d = f"layers.{k}.", _dilation(k)
+        prev = None if state is None else state[k]
+        s = min(d, T) * B
+        if prev is None:
+            H[:C, :s] = 0
+        else:
+            H[:C, :s] = prev[: s // B].reshape(s, C).T
+        H[:C, s:] = H[C:, : M - s]
+        state_out.append(_last_steps(H[C:].reshape(C, T, B), prev, lengths, d))
+        # sigmoid(g) = 0.5 * tanh(0.5 * g) + 0.5: halve the gate rows, one tanh
+        Wc = _conv_matrix(params[p + "conv.weight"])
+        bc = params[p + "conv.bias"].copy()
+        Wc[C:] *= 0.5
+        bc[C:] *= 0.5
+        A = np.matmul(Wc, H)
+        A += bc[:, None]
+        np.tanh(A, out=A)
+        A[C:] *= 0.5
+        A[C:] += 0.5  # A = [tanh(f); sigmoid(g)]
+        z = np.multiply(A[:C], A[C:])
+        Hs.append(H)
+        As.append(A)
+        Zs.append(z)
+        if k + 1 < n_layers:
+            W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
+            np.matmul(W_rs[:, :, 0], z, out=RS)
+            S += RS[C:]
+            H_next = np.empty((2 * C, M), dt)
+            np.add(H[C:], RS[:C], out=H_next[C:])
+            H_next[C:] += params[p + "res.bias"][:, None]
+            H = H_next
+        else:
+            S += np.matmul(params[p + "skip.weight"][:, :, 0], z, out=RS[C:])
+    if valid is not None:
+        S.reshape(C, T, B)[:, ~valid] = 0
+    Y = np.empty((T, B, C), dt)
+    np.maximum(S.T, 0, out=Y.reshape(M, C))
+    cache = {"X": X, "H": Hs, "A": As, "Z": Zs, "S": S, "n_layers": n_layers}
+    return Y, state_out, cache
+
+
+def wavenet_backward(params, dY, cache):
+    """Gradients of a WaveNet stack by reverse-mode over all time steps at once.
+
+    Parameters
+    ----------
+    params : dict of str to ndarray
+        The parameters used in the forward call.
+    dY : ndarray of shape (n_steps, n_samples, n_channels)
+        Gradient of the loss with respect to ``Y``; values on padded steps are
+        ignored. Cast to the dtype of the forward pass.
+    cache : dict
+        From :func:`wavenet_forward`.
+
+    Returns
+    -------
+    dX : ndarray of shape (n_steps, n_samples, n_features)
+        Gradient with respect to ``X`` (0 on padded steps). No gradient flows into
+        the streaming ``state``: chunks are truncated for backpropagation.
+    grads : dict of str to ndarray
+        Same keys, order and shapes as ``params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn._wavenet import wavenet_init, wavenet_forward, wavenet_backward
+    >>> params = wavenet_init(np.random.RandomState(0), 3, n_channels=4, n_layers=2)
+    >>> X = np.random.RandomState(1).randn(10, 5, 3)
+    >>> Y, _, cache = wavenet_forward(params, X, np.array([10, 9, 4, 1, 7]), n_layers=2)
+    >>> dX, grads = wavenet_backward(params, np.ones_like(Y), cache)
+    >>> dX.shape, grads["layers.0.conv.weight"].shape, float(abs(dX[4:, 2]).max())
+    ((10, 5, 3), (8, 4, 2), 0.0)
+    """
+    X, S, n_layers = cache["X"], cache["S"], cache["n_layers"]
+    T, B, F = X.shape
+    C, M, dt = S.shape[0], T * B, X.dtype
+    dY = np.asarray(dY)
+    if dY.shape != (T, B, C) or dY.dtype.kind != "f":
+        raise ValueError(
+            f"dY must be a float array of shape {(T, B, C)} (the shape of Y); got "
+            f"{dY.dtype} {dY.shape}."
+        )
+    G = np.zeros((2 * C, M), dt)  # [d x_next; d skip] of the current layer
+    np.copyto(G[C:], dY.reshape(M, C).T, casting="same_kind", where=S > 0)
+    db_skip = G[C:].sum(axis=1)
+    dpre, dH = np.empty((2 * C, M), dt), np.empty((2 * C, M), dt)
+    u, v = np.empty((C, M), dt), np.empty((C, M), dt)
+    grads = {}
+    for k in reversed(range(n_layers)):
+        p, s = f"layers.{k}.", min(_dilation(k), T) * B
+        H, A, z = cache["H"][k], cache["A"][k], cache["Z"][k]
+        grads[p + "skip.bias"] = db_skip.copy()
+        if k + 1 == n_layers:  # the last residual output feeds nothing
+            W_skip = params[p + "skip.weight"][:, :, 0]
+            dz = np.matmul(W_skip.T, G[C:])
+            grads[p + "skip.weight"] = np.matmul(G[C:], z.T)[:, :, None]
+            grads[p + "res.weight"] = np.zeros((C, C, 1), dt)
+            grads[p + "res.bias"] = np.zeros(C, dt)
+        else:
+            W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
+            dz = np.matmul(W_rs[:, :, 0].T, G)
+            dW_rs = np.matmul(G, z.T)[:, :, None]
+            grads[p + "res.weight"], grads[p + "skip.weight"] = dW_rs[:C], dW_rs[C:]
+            grads[p + "res.bias"] = G[:C].sum(axis=1)
+        tf, sg = A[:C], A[C:]
+        np.multiply(dz, sg, out=u)
+        np.multiply(tf, tf, out=v)
+        np.subtract(1, v, out=v)
+        np.multiply(u, v, out=dpre[:C])  # d f = dz * sg * (1 - tf^2)
+        np.subtract(1, sg, out=v)
+        v *= tf
+        np.multiply(u, v, out=dpre[C:])  # d g = dz * tf * sg * (1 - sg)
+        dWc = np.matmul(dpre, H.T)
+        grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C:]], axis=2)
+        grads[p + "conv.bias"] = dpre.sum(axis=1)
+        np.matmul(_conv_matrix(params[p + "conv.weight"]).T, dpre, out=dH)
+        if k + 1 == n_layers:
+            G[:C] = dH[C:]
+        else:
+            G[:C] += dH[C:]
+        # x[t - d] fed step t; what went into the carried state is dropped
+        G[:C, : M - s] += dH[:C, s:]
+    dx = G[:C]
+    grads["input.weight"] = np.matmul(dx, X.reshape(M, F))[:, :, None]
+    grads["input.bias"] = dx.sum(axis=1)
+    dX = np.matmul(dx.T, params["input.weight"][:, :, 0]).reshape(T, B, F)
+    return dX, {key: grads[key] for key in params}
