@@ -3,6 +3,7 @@
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
+from ._streaming import SequenceStream
 from ._training import DivergenceWarning
 
 __version__ = "0.1.0.dev0"
@@ -11,6 +12,7 @@ __all__ = [
     "DivergenceWarning",
     "RNNClassifier",
     "RNNRegressor",
+    "SequenceStream",
     "Seq2SeqTransformer",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""``python -m skrnn``: a grid search over cell types on a dataset shipped with skrnn."""
+"""``python -m skrnn``: a grid search over cell types on a dataset shipped with it."""
 
 import argparse
 import sys
@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
-    KFold,
     ParameterGrid,
     StratifiedKFold,
     TimeSeriesSplit,

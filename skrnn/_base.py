@@ -13,7 +13,9 @@ from ._cells import CELLS
 from ._data import validate_sequence_data
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
+from ._streaming import SequenceStream
 from ._training import Hyper, TrainData, TrainState, train
+from ._wavenet import receptive_field
 
 __all__ = ["BaseRNN"]
 
@@ -42,7 +44,7 @@ class BaseRNN(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions(set(CELLS))],
+        "cell": [StrOptions({*CELLS, "wavenet"})],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -96,6 +98,8 @@ class BaseRNN(BaseEstimator):
 
     def _check_combination(self):
         """Parameter combinations that cannot work, reported before any work."""
+        if self.cell == "wavenet":
+            self._check_wavenet()
         if self.bptt_steps is not None and self.bidirectional:
             raise ValueError(
                 "bptt_steps (truncated BPTT) cannot be used with bidirectional=True: "
@@ -107,6 +111,28 @@ class BaseRNN(BaseEstimator):
                 "dropout and recurrent_dropout need a stochastic solver: L-BFGS "
                 "requires a deterministic objective. Use solver='adam' or 'sgd', or "
                 "set dropout=0 and recurrent_dropout=0."
+            )
+
+    def _check_wavenet(self):
+        sizes = self._hidden_sizes()
+        unsupported = {
+            "bidirectional=True": self.bidirectional,
+            "recurrent_dropout > 0": self.recurrent_dropout,
+            "bptt_steps": self.bptt_steps is not None,
+        }
+        for what, given in unsupported.items():
+            if given:
+                raise ValueError(
+                    f"cell='wavenet' does not support {what}: the dilated causal "
+                    "convolutions have no recurrence (and read only the past). "
+                    "Use a recurrent cell, or drop that setting."
+                )
+        if len(set(sizes)) != 1:
+            raise ValueError(
+                "cell='wavenet' needs equal widths in hidden_layer_sizes (each entry "
+                "is one dilated layer with residual connections); got "
+                f"{self.hidden_layer_sizes!r}. For example (32,) * 8 gives 8 layers "
+                "with a receptive field of 256 steps."
             )
 
     def _architecture(self, n_inputs, n_outputs, return_sequences):
@@ -153,6 +179,8 @@ class BaseRNN(BaseEstimator):
             )
         data = TrainData(X3, lengths, Y, sw, step_w, out_lengths)
         if reset:
+            same = lengths.min() == lengths.max()
+            self._fit_n_timesteps = int(lengths.max()) if same else None
             self._random_state = check_random_state(self.random_state)
             arch = self._arch()
             self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
@@ -204,6 +232,10 @@ class BaseRNN(BaseEstimator):
         return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
 
     def _sync_attributes(self, state, hyper):
+        if self.cell == "wavenet":
+            self.receptive_field_ = receptive_field(len(self._hidden_sizes()))
+        elif hasattr(self, "receptive_field_"):
+            del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
         self.best_loss_ = state.best_loss if not hyper.early_stopping else None
@@ -250,6 +282,17 @@ class BaseRNN(BaseEstimator):
         X3, lengths, kind = self._validate_X(X, reset=False)
         raw = self._raw(X3, lengths)
         return OUTPUT_ACTIVATIONS[self._loss()](raw), lengths, kind
+
+    def stream(self):
+        """A :class:`~skrnn.SequenceStream` that feeds series chunk by chunk.
+
+        Returns
+        -------
+        stream : SequenceStream
+            Carries the hidden state between calls, so chunked outputs equal
+            one call over the whole series.
+        """
+        return SequenceStream(self)
 
     # ----------------------------------------------------------- weights I/O
     def load_state_dict(self, state_dict):

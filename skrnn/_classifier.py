@@ -295,7 +295,13 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             n_classes)`` for arrays, a list of ``(n_timesteps_i, n_classes)``
             arrays for list input.
         """
-        out, lengths, kind = self._predict_output(X)
+        return self._format_proba(*self._predict_output(X))
+
+    def _format_proba(self, out, lengths, kind):
+        """Probabilities in the user's layout from activated network outputs."""
+        # saturated sigmoids / softmaxes stay strictly inside (0, 1)
+        eps = np.finfo(out.dtype).eps
+        out = np.clip(out, eps, 1 - eps)
         if (
             out.shape[-1] == 1
             and self._loss_name == "binary_log_loss"
@@ -326,7 +332,10 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             With ``return_sequences=True``: ``(n_samples, n_timesteps)`` for
             arrays, a list of 1-D label arrays for list input.
         """
-        out, lengths, kind = self._predict_output(X)
+        return self._format_predict(*self._predict_output(X))
+
+    def _format_predict(self, out, lengths, kind):
+        """Labels in the user's layout from activated network outputs."""
         labels = self._decode(out)
         if self.return_sequences and kind in ("list", "list1d"):
             return [labels[i, : lengths[i]] for i in range(len(lengths))]

@@ -32,11 +32,11 @@ OUTPUT_ACTIVATIONS = {
 
 def squared_error(raw, Y, w):
     """Half mean squared error, weighted over rows; mean over outputs (as sklearn)."""
-    diff = raw - Y
+    diff = np.subtract(raw, Y, dtype=raw.dtype)
     per_row = np.einsum("ij,ij->i", diff, diff) / raw.shape[1]
     loss = 0.5 * float(np.dot(w, per_row))
-    draw = diff * (w / raw.shape[1])[:, None]
-    return loss, draw
+    diff *= (w / raw.shape[1])[:, None]
+    return loss, diff
 
 
 def log_loss(raw, Y, w):

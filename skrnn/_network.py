@@ -6,6 +6,8 @@ import numpy as np
 
 from ._losses import LOSSES
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
+from ._wavenet import param_shapes as wavenet_param_shapes
+from ._wavenet import wavenet_backward, wavenet_forward, wavenet_init
 
 __all__ = [
     "Architecture",
@@ -61,6 +63,11 @@ class Architecture:
     def n_directions(self):
         return 2 if self.bidirectional else 1
 
+    @property
+    def kind(self):
+        """Key of ``STACKS``: the ``"wavenet"`` cell is a convolution stack."""
+        return "wavenet" if self.cell == "wavenet" else "recurrent"
+
     def make_cell(self):
         return make_cell(self.cell, self.nonlinearity, self.n_states)
 
@@ -83,6 +90,9 @@ class Architecture:
 
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""
+        if self.kind == "wavenet":
+            C = self.hidden_sizes[0]
+            return [(self.n_inputs, C), *[(C, C)] * (len(self.hidden_sizes) - 1)]
         cell = self.make_cell()
         sizes, n_in = [], self.n_inputs
         for H in self.hidden_sizes:
@@ -105,6 +115,9 @@ def _layer_keys(arch, k):
 
 def weight_names(arch):
     """Names of the parameters, in PyTorch ``state_dict()`` order."""
+    if arch.kind == "wavenet":
+        names = list(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
+        return [*names, "head.weight", "head.bias"]
     names = [
         name
         for k in range(len(arch.hidden_sizes))
@@ -121,6 +134,12 @@ def init_params(arch, rng, dtype=np.float64):
     zero (LSTM forget gate 1); head Glorot-uniform with zero bias. Every draw comes
     from ``rng`` in a fixed order.
     """
+    if arch.kind == "wavenet":
+        n_channels, n_layers = _wavenet_size(arch)
+        params = wavenet_init(
+            rng, arch.n_inputs, n_channels=n_channels, n_layers=n_layers, dtype=dtype
+        )
+        return _add_head(arch, params, rng, dtype)
     cell = arch.make_cell()
     params = {}
     for k, (H, (n_in, _)) in enumerate(
@@ -129,6 +148,15 @@ def init_params(arch, rng, dtype=np.float64):
         for keys in _layer_keys(arch, k):
             arrays = init_direction(rng, cell, n_in, H, dtype)
             params.update(zip(keys, arrays, strict=True))
+    return _add_head(arch, params, rng, dtype)
+
+
+def _wavenet_size(arch):
+    """``(n_channels, n_layers)``: every entry of ``hidden_sizes`` is one layer."""
+    return arch.hidden_sizes[0], len(arch.hidden_sizes)
+
+
+def _add_head(arch, params, rng, dtype):
     n_top = arch.layer_sizes()[-1][1]
     limit = np.sqrt(6.0 / (n_top + arch.n_outputs))
     params["head.weight"] = rng.uniform(-limit, limit, (arch.n_outputs, n_top)).astype(
@@ -158,6 +186,8 @@ def draw_masks(arch, rng, batch, dtype):
         keep = rng.random_sample((batch, width)) >= p
         return (keep / (1.0 - p)).astype(dtype)
 
+    if arch.kind == "wavenet":
+        return {"input": [mask(arch.dropout, arch.n_inputs)], "recurrent": [None]}
     cell = arch.make_cell()
     masks = {"input": [], "recurrent": []}
     for H, (n_in, _) in zip(arch.hidden_sizes, arch.layer_sizes(), strict=True):
@@ -177,36 +207,8 @@ def valid_mask(lengths, n_steps):
     return np.arange(n_steps)[:, None] < lengths[None, :]
 
 
-def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
-    """Run the network on a batch.
-
-    Parameters
-    ----------
-    arch : Architecture
-    params : dict of ndarray
-    X : ndarray of shape (batch, n_steps, n_inputs)
-        Right-padded input in the computation dtype.
-    lengths : ndarray of int of shape (batch,)
-    valid : ndarray of bool of shape (n_steps, batch), default=None
-        Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
-        left-aligned windows).
-    state0 : list, default=None
-        Initial state per layer (as returned in ``stateT``); None means zeros.
-    masks : dict, default=None
-        Dropout masks from :func:`draw_masks` (training only).
-
-    Returns
-    -------
-    raw : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
-        Head output before any output activation.
-    stateT : list
-        Final state per layer and direction, to continue on a next chunk.
-    cache : dict
-    """
+def _recurrent_forward(arch, params, h, lengths, valid, state0, masks):
     cell = arch.make_cell()
-    h = np.ascontiguousarray(X.transpose(1, 0, 2))
-    if valid is None:
-        valid = valid_mask(lengths, h.shape[0])
     layer_caches, stateT, last = [], [], None
     for k in range(len(arch.hidden_sizes)):
         in_mask = None if masks is None else masks["input"][k]
@@ -223,50 +225,15 @@ def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
         )
         layer_caches.append((c, in_mask))
         stateT.append(st)
-    W, b = params["head.weight"], params["head.bias"]
-    if arch.return_sequences:
-        T, B, D = h.shape
-        Z = h.reshape(T * B, D)
-        raw = (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2)
-    else:
-        Z = last
-        raw = Z @ W.T + b
-    return raw, stateT, {"layers": layer_caches, "Z": Z, "shape": h.shape}
+    return h, last, stateT, layer_caches
 
 
-def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
-    """Gradients of a scalar loss given its gradient ``draw`` w.r.t. ``raw``.
-
-    Returns
-    -------
-    grads : dict of ndarray
-        Same keys and shapes as ``params``.
-    dstate0 : list
-        Gradient with respect to the initial state of every layer.
-    dX : ndarray of shape (batch, n_steps, n_inputs) or None
-        Only when ``need_dX``.
-    """
+def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT):
     cell = arch.make_cell()
-    W = params["head.weight"]
-    Z = cache["Z"]
-    if arch.return_sequences:
-        T, B, _ = cache["shape"]
-        d_flat = np.ascontiguousarray(draw.transpose(1, 0, 2)).reshape(T * B, -1)
-    else:
-        d_flat = draw
-    grads = {"head.weight": d_flat.T @ Z, "head.bias": d_flat.sum(axis=0)}
-    dZ = d_flat @ W
-    dY, dlast = (
-        (dZ.reshape(cache["shape"]), None)
-        if arch.return_sequences
-        else (
-            None,
-            dZ,
-        )
-    )
+    grads = {}
     dstate0 = [None] * len(arch.hidden_sizes)
     for k in range(len(arch.hidden_sizes) - 1, -1, -1):
-        c, in_mask = cache["layers"][k]
+        c, in_mask = layer_caches[k]
         dX, dstate0[k], g = layer_backward(
             cell,
             _dir_params(arch, params, k),
@@ -280,8 +247,126 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
         if in_mask is not None:
             dX *= in_mask
         dY, dlast = dX, None
+    return dY, dstate0, grads
+
+
+def _wavenet_params(params):
+    return {k: v for k, v in params.items() if not k.startswith("head.")}
+
+
+def _wavenet_forward(arch, params, h, lengths, valid, state0, masks):
+    if valid is not None and not np.array_equal(valid, valid_mask(lengths, len(h))):
+        raise ValueError("the wavenet stack takes right-padded batches only.")
+    in_mask = None if masks is None else masks["input"][0]
+    if in_mask is not None:
+        h = h * in_mask
+    ragged = lengths.min() < h.shape[0]
+    Y, stateT, cache = wavenet_forward(
+        _wavenet_params(params),
+        h,
+        lengths if ragged else None,
+        n_layers=len(arch.hidden_sizes),
+        state=state0,
+    )
+    last = Y[lengths - 1, np.arange(Y.shape[1])]
+    return Y, last, stateT, (cache, in_mask, lengths, Y.shape)
+
+
+def _wavenet_backward(arch, params, stack_cache, dY, dlast, dstateT):
+    cache, in_mask, lengths, shape = stack_cache
+    if dY is None:
+        dY = np.zeros(shape, dlast.dtype)
+        dY[lengths - 1, np.arange(len(lengths))] = dlast
+    dX, grads = wavenet_backward(_wavenet_params(params), dY, cache)
+    if in_mask is not None:
+        dX *= in_mask
+    return dX, None, grads
+
+
+#: Sequence-layer stacks keyed by kind: (forward, backward).
+STACKS = {
+    "recurrent": (_recurrent_forward, _recurrent_backward),
+    "wavenet": (_wavenet_forward, _wavenet_backward),
+}
+
+
+def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
+    """Run the network on a batch.
+
+    Parameters
+    ----------
+    arch : Architecture
+    params : dict of ndarray
+    X : ndarray of shape (batch, n_steps, n_inputs)
+        Right-padded input in the computation dtype.
+    lengths : ndarray of int of shape (batch,)
+    valid : ndarray of bool of shape (n_steps, batch), default=None
+        Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
+        left-aligned windows).
+    state0 : list, default=None
+        Initial state of the stack (as returned in ``stateT``); None means zeros.
+    masks : dict, default=None
+        Dropout masks from :func:`draw_masks` (training only).
+
+    Returns
+    -------
+    raw : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
+        Head output before any output activation.
+    stateT : list
+        Final state of the stack, to continue on a next chunk (streaming).
+    cache : dict
+    """
+    h = np.ascontiguousarray(X.transpose(1, 0, 2))
+    if valid is None:
+        valid = valid_mask(lengths, h.shape[0])
+    stack_forward, _ = STACKS[arch.kind]
+    h, last, stateT, stack_cache = stack_forward(
+        arch, params, h, lengths, valid, state0, masks
+    )
+    W, b = params["head.weight"], params["head.bias"]
+    if arch.return_sequences:
+        T, B, D = h.shape
+        Z = h.reshape(T * B, D)
+        raw = (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2)
+    else:
+        Z = last
+        raw = Z @ W.T + b
+    return raw, stateT, {"stack": stack_cache, "Z": Z, "shape": h.shape}
+
+
+def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
+    """Gradients of a scalar loss given its gradient ``draw`` w.r.t. ``raw``.
+
+    Returns
+    -------
+    grads : dict of ndarray
+        Same keys and shapes as ``params``.
+    dstate0 : list or None
+        Gradient with respect to the initial state of every recurrent layer
+        (None for the wavenet stack, whose streaming state takes no gradient).
+    dX : ndarray of shape (batch, n_steps, n_inputs) or None
+        Only when ``need_dX``.
+    """
+    W = params["head.weight"]
+    Z = cache["Z"]
+    if arch.return_sequences:
+        T, B, _ = cache["shape"]
+        d_flat = np.ascontiguousarray(draw.transpose(1, 0, 2)).reshape(T * B, -1)
+    else:
+        d_flat = draw
+    dZ = d_flat @ W
+    if arch.return_sequences:
+        dY, dlast = dZ.reshape(cache["shape"]), None
+    else:
+        dY, dlast = None, dZ
+    _, stack_backward = STACKS[arch.kind]
+    dX, dstate0, grads = stack_backward(
+        arch, params, cache["stack"], dY, dlast, dstateT
+    )
+    grads["head.weight"] = d_flat.T @ Z
+    grads["head.bias"] = d_flat.sum(axis=0)
     grads = {name: grads[name] for name in params}
-    dX = dY.transpose(1, 0, 2) if need_dX else None
+    dX = dX.transpose(1, 0, 2) if need_dX else None
     return grads, dstate0, dX
 
 

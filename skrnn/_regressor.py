@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
+from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
 
@@ -32,10 +33,15 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     Parameters
     ----------
-    cell : {"rnn", "lstm", "gru", "statal"}, default="lstm"
-        Recurrent cell (see the user guide for each cell's equations).
+    cell : {"rnn", "lstm", "gru", "statal", "wavenet"}, default="lstm"
+        Recurrent cell (see the user guide for each cell's equations), or
+        ``"wavenet"``: a stack of dilated causal convolutions (kernel 2, dilation
+        1, 2, 4, ... per layer, gated activations, residual and skip
+        connections) with no loop over time.
     hidden_layer_sizes : int or tuple of int, default=(32,)
-        Units of each stacked recurrent layer, bottom first.
+        Units of each stacked recurrent layer, bottom first. For
+        ``"wavenet"``, each entry is one dilated layer and all must be equal
+        (``(32,) * 8`` gives 8 layers, a receptive field of 256 steps).
     bidirectional : bool, default=False
         Read each sequence forwards and backwards; outputs are concatenated.
     nonlinearity : {"tanh", "relu"}, default="tanh"
@@ -128,6 +134,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Column names, when fitted on a DataFrame with string column names.
     n_outputs_ : int
         Number of outputs per sequence (or per step).
+    receptive_field_ : int
+        With ``cell="wavenet"``: how many input steps one output can see.
 
     Examples
     --------
@@ -336,7 +344,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             (padded steps are 0), and a list of per-sequence arrays for list
             input.
         """
-        out, lengths, kind = self._predict_output(X)
+        return self._format_predict(*self._predict_output(X))
+
+    def _format_predict(self, out, lengths, kind):
+        """Predictions in the user's layout from activated network outputs."""
         out = out * self.target_scale_ + self.target_mean_
         if not self.return_sequences:
             return out.ravel() if self._y_ndim == 1 else out
@@ -345,6 +356,50 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             seqs = unpad(out, lengths)
             return [s[:, 0] if self.n_outputs_ == 1 else s for s in seqs]
         return out[:, :, 0] if self.n_outputs_ == 1 else out
+
+    def forecast(self, X, n_steps, window="auto"):
+        """Forecast ``n_steps`` ahead by feeding predictions back as inputs.
+
+        The model must have been trained to predict the next step(s) of the
+        series from its past (for example on windows from
+        :func:`skrnn.preprocessing.make_windows`): ``y`` of shape
+        ``(n_samples,)`` (univariate), ``(n_samples, horizon)`` or
+        ``(n_samples, horizon * n_features)`` (steps in time order).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_series, n_timesteps, n_features), \
+                (n_series, n_timesteps) or list of sequences
+            The history of each series.
+        n_steps : int
+            Steps to forecast.
+        window : "auto", int or None, default="auto"
+            Each prediction reads the last ``window`` steps (history and
+            forecasts), as the model saw in training. ``"auto"`` uses the
+            training sequence length when all training sequences had the same
+            length, else None. None carries the hidden state through the whole
+            history instead (any history length, one step of work per step, but
+            the state may drift beyond the lengths seen in training).
+
+        Returns
+        -------
+        forecast : ndarray of shape (n_series, n_steps) or \
+                (n_series, n_steps, n_features)
+            Univariate series give 2-D output.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skrnn import RNNRegressor
+        >>> from skrnn.preprocessing import make_windows
+        >>> series = np.sin(np.arange(300) * 0.2)
+        >>> X, y = make_windows(series, window=20)
+        >>> reg = RNNRegressor(hidden_layer_sizes=(16,), max_iter=20,
+        ...                    random_state=0).fit(X, y)
+        >>> reg.forecast(series[None, -20:], n_steps=5).shape
+        (1, 5)
+        """
+        return forecast(self, X, n_steps, window)
 
     def score(self, X, y, sample_weight=None):
         """R² of the predictions (over all valid steps for sequence targets).

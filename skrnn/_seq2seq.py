@@ -52,7 +52,9 @@ tol, n_iter_no_change, early_stopping, validation_fraction, shuffle, random_stat
 verbose, warm_start, clip_norm, clip_value
         As in :class:`~skrnn.RNNRegressor`. ``hidden_layer_sizes`` are the
         encoder's layers; the decoder mirrors them (reversed). ``bidirectional``
-        applies to the encoder; the decoder is always unidirectional.
+        applies to the encoder; the decoder is always unidirectional. With
+        ``cell="wavenet"`` the encoder is the convolution stack and the decoder a
+        one-layer GRU of the same width.
     bptt_steps : None, default=None
         Truncated BPTT is not available for the encoder-decoder (the code joins
         the whole input to the whole output); only None is accepted.
@@ -164,9 +166,14 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
     # ------------------------------------------------------------ network
     def _arch(self):
         encoder = self._architecture(self._n_step_features, self.n_components, False)
+        # A convolution stack fed a constant code cannot vary past its receptive
+        # field, so a wavenet encoder gets a one-layer GRU decoder.
+        wavenet = self.cell == "wavenet"
         decoder = Architecture(
-            cell=self.cell,
-            hidden_sizes=encoder.hidden_sizes[::-1],
+            cell="gru" if wavenet else self.cell,
+            hidden_sizes=encoder.hidden_sizes[:1]
+            if wavenet
+            else encoder.hidden_sizes[::-1],
             n_inputs=self.n_components,
             n_outputs=self.n_outputs_,
             nonlinearity=self.nonlinearity,

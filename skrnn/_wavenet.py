@@ -35,7 +35,13 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["receptive_field", "wavenet_backward", "wavenet_forward", "wavenet_init"]
+__all__ = [
+    "param_shapes",
+    "receptive_field",
+    "wavenet_backward",
+    "wavenet_forward",
+    "wavenet_init",
+]
 
 _DILATION_CYCLE = 10  # dilations 1, 2, ..., 2 ** 9 = 512, then again from 1
 
@@ -74,7 +80,8 @@ def receptive_field(n_layers):
     return 1 + sum(_dilation(k) for k in range(n_layers))
 
 
-def _param_shapes(input_size, n_channels, n_layers):
+def param_shapes(input_size, n_channels, n_layers):
+    """Parameter names and shapes, in order."""
     C = n_channels
     shapes = {"input.weight": (C, input_size, 1), "input.bias": (C,)}
     for k in range(n_layers):
@@ -133,7 +140,7 @@ def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
     dtype = _check_dtype(dtype)
     rng = check_random_state(rng)
     params = {}
-    for key, shape in _param_shapes(input_size, n_channels, n_layers).items():
+    for key, shape in param_shapes(input_size, n_channels, n_layers).items():
         if key.endswith(".bias"):
             params[key] = np.zeros(shape, dtype)
         else:
@@ -166,7 +173,7 @@ def _check_inputs(params, X, lengths, n_layers, state):
             f"X has {F} input features but params expect {n_features}. Pass X with "
             "the features the layer was initialised for (wavenet_init input_size)."
         )
-    expected = _param_shapes(F, C, n_layers)
+    expected = param_shapes(F, C, n_layers)
     if set(params) != set(expected):
         missing = sorted(set(expected) - set(params))
         extra = sorted(set(params) - set(expected))

@@ -1,0 +1,175 @@
+"""Stateful (streaming) inference and autoregressive forecasting for fitted models."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._losses import OUTPUT_ACTIVATIONS
+
+__all__ = ["SequenceStream", "forecast"]
+
+
+class SequenceStream:
+    """Feed long series to a fitted model chunk by chunk, carrying its state.
+
+    Each call continues every series from where the previous call left it, so
+    the outputs are exactly those of one call over the whole series (Keras'
+    ``stateful=True``, without fixing the batch size in advance). Obtain one
+    with ``estimator.stream()``; :meth:`reset` starts over.
+
+    Parameters
+    ----------
+    estimator : fitted RNNRegressor or RNNClassifier
+        Unidirectional (a reverse direction would need the future).
+
+    Attributes
+    ----------
+    n_steps_seen_ : ndarray of shape (n_series,) or None
+        Steps consumed so far by each series (None before the first chunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(30, 8, 1)), rng.normal(size=(30, 8))
+    >>> reg = RNNRegressor(hidden_layer_sizes=(4,), return_sequences=True,
+    ...                    max_iter=3, random_state=0).fit(X, y)
+    >>> stream = reg.stream()
+    >>> parts = [stream.predict(X[:2, :5]), stream.predict(X[:2, 5:])]
+    >>> np.allclose(np.concatenate(parts, axis=1), reg.predict(X[:2]))
+    True
+    """
+
+    def __init__(self, estimator):
+        check_is_fitted(estimator)
+        if estimator.bidirectional:
+            raise ValueError(
+                "streaming needs a unidirectional model: a bidirectional layer "
+                "reads each sequence backwards from its end. Fit with "
+                "bidirectional=False to stream."
+            )
+        self.estimator = estimator
+        self.reset()
+
+    def reset(self):
+        """Forget the carried state: the next chunk starts new series."""
+        self._state = None
+        self.n_steps_seen_ = None
+        return self
+
+    def _advance(self, X):
+        est = self.estimator
+        X3, lengths, kind = est._validate_X(X, reset=False)
+        if self._state is not None and len(X3) != len(self.n_steps_seen_):
+            raise ValueError(
+                f"this stream carries {len(self.n_steps_seen_)} series but the chunk "
+                f"has {len(X3)}; pass the same series in every chunk, or call "
+                "reset() to start new ones."
+            )
+        arch, params = est._arch(), est.state_dict_
+        X3 = X3.astype(next(iter(params.values())).dtype, copy=False)
+        with threadpool_limits(limits=1, user_api="blas"):
+            raw, state, _ = arch.forward(params, X3, lengths, state0=self._state)
+        self._state = state
+        seen = 0 if self.n_steps_seen_ is None else self.n_steps_seen_
+        self.n_steps_seen_ = seen + lengths
+        return OUTPUT_ACTIVATIONS[est._loss()](raw), lengths, kind
+
+    def predict(self, X):
+        """Predictions for the next chunk of every series.
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+            The next steps of each series (same number of series every call).
+
+        Returns
+        -------
+        y : ndarray or list
+            As ``estimator.predict``: for a many-to-one model, the prediction
+            after the chunk given everything seen so far; with
+            ``return_sequences=True``, one output per step of the chunk.
+        """
+        return self.estimator._format_predict(*self._advance(X))
+
+    def predict_proba(self, X):
+        """Class probabilities for the next chunk (classifiers only)."""
+        if not hasattr(self.estimator, "_format_proba"):
+            raise AttributeError("predict_proba needs a fitted RNNClassifier.")
+        return self.estimator._format_proba(*self._advance(X))
+
+
+def forecast(estimator, X, n_steps, window="auto"):
+    """Autoregressive forecast: feed the model's own predictions back as input.
+
+    See :meth:`RNNRegressor.forecast`.
+    """
+    check_is_fitted(estimator)
+    F = estimator._n_step_features
+    if estimator.n_outputs_ % F:
+        raise ValueError(
+            f"forecast feeds predictions back as inputs, so the model must predict "
+            f"whole steps: n_outputs_={estimator.n_outputs_} is not a multiple of "
+            f"the {F} input features. Train it on next-step targets (y of shape "
+            "(n_samples,) for univariate series, (n_samples, horizon) or "
+            "(n_samples, horizon * n_features))."
+        )
+    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive int; got {n_steps!r}.")
+    if window == "auto":
+        window = estimator._fit_n_timesteps
+    elif window is not None and not (
+        isinstance(window, (int, np.integer)) and window >= 1
+    ):
+        raise ValueError(
+            f"window must be 'auto', None or a positive int; got {window!r}."
+        )
+    X3, lengths, _ = estimator._validate_X(X, reset=False)
+    horizon = estimator.n_outputs_ // F
+    blocks = (
+        _sliding(estimator, X3, lengths, window)
+        if window
+        else _stateful(estimator, X3, lengths)
+    )
+    steps, done = [], 0
+    for out in blocks:
+        steps.append(out.reshape(len(out), horizon, F))
+        done += horizon
+        if done >= n_steps:
+            break
+    result = np.concatenate(steps, axis=1)[:, :n_steps]
+    return result[:, :, 0] if F == 1 else result
+
+
+def _sliding(estimator, X3, lengths, window):
+    """Next-step predictions, each from the last ``window`` steps; a generator."""
+    history = [X3[i, : lengths[i]] for i in range(len(X3))]
+    F = X3.shape[2]
+    while True:
+        X_in, L_in, _ = estimator._validate_X(
+            [h[-window:] for h in history], reset=False
+        )
+        raw = estimator._raw(X_in, L_in)
+        out = _last_step(estimator, OUTPUT_ACTIVATIONS[estimator._loss()](raw), L_in)
+        yield out
+        block = out.reshape(len(out), -1, F)
+        history = [np.concatenate([h, b]) for h, b in zip(history, block, strict=True)]
+
+
+def _stateful(estimator, X3, lengths):
+    """Next-step predictions with the state carried through; a generator."""
+    stream = SequenceStream(estimator)
+    out = _last_step(estimator, stream._advance(X3)[0], lengths)
+    while True:
+        yield out
+        block = out.reshape(len(out), -1, X3.shape[2])
+        steps = np.full(len(block), block.shape[1])
+        out = _last_step(estimator, stream._advance(block)[0], steps)
+
+
+def _last_step(estimator, out, lengths):
+    """Predictions after each sequence's last step, in target units."""
+    if estimator.return_sequences:
+        out = out[np.arange(len(out)), lengths - 1]
+    return out * estimator.target_scale_ + estimator.target_mean_
