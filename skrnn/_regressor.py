@@ -431,4 +431,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.input_tags.allow_nan = False
+        # The statal cell detects whether features were ever present; it is not
+        # built to carry an arbitrary value from one step to the end (what
+        # scikit-learn's regression check asks), so its generic score is poor.
+        tags.regressor_tags.poor_score = self.cell == "statal"
         return tags
