@@ -89,8 +89,13 @@ def global_norm(grads):
     5.0
     """
     grads = _check_array_list(grads, "grads")
-    total = 0.0
-    buf = None
+    with np.errstate(over="ignore", invalid="ignore"):  # inf / nan is the answer
+        return math.sqrt(_sum_of_squares(grads))
+
+
+def _sum_of_squares(grads):
+    """Sum of squared entries, accumulated in float64 (float32 in chunks)."""
+    total, buf = 0.0, None
     for g in grads:
         flat = g.ravel()
         if flat.dtype == np.float64:
@@ -105,7 +110,7 @@ def global_norm(grads):
             chunk = buf[: piece.size]
             chunk[...] = piece
             total += float(np.dot(chunk, chunk))
-    return math.sqrt(total)
+    return total
 
 
 def clip_grad_norm(grads, max_norm):
