@@ -83,6 +83,12 @@ class BaseRNN(BaseEstimator):
         "bptt_steps": [None, Interval(Integral, 1, None, closed="left")],
     }
 
+    def _store_params(self, params):
+        """Store the constructor's arguments unchanged (scikit-learn's contract)."""
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # ------------------------------------------------------------------ checks
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes

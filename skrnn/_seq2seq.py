@@ -130,38 +130,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         clip_value=None,
         bptt_steps=None,
     ):
-        self.n_components = n_components
-        self.cell = cell
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.bidirectional = bidirectional
-        self.nonlinearity = nonlinearity
-        self.n_states = n_states
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.max_iter = max_iter
-        self.max_fun = max_fun
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.bptt_steps = bptt_steps
+        self._store_params(locals())
 
     # ------------------------------------------------------------ network
     def _arch(self):
