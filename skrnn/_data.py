@@ -453,6 +453,8 @@ def validate_sequence_data(estimator, X, *, reset):
     if kind == "table" and (
         reset or getattr(estimator, "_fitted_layout", None) == "table"
     ):
+        if np.asarray(data).dtype.kind in "OUS":
+            as_numeric(np.asarray(data), "X")  # a clear error if not numbers
         data = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
         X3, lengths, kind = _to_padded("table", data, "X", None)
     else:

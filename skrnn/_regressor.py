@@ -209,6 +209,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             if sw is not None:
                 sw = np.broadcast_to(sw[:, None], mask.shape)[mask]
         else:
+            if np.asarray(y).dtype.kind in "OUS":
+                raise ValueError(
+                    "RNNRegressor needs numeric targets; got labels (strings or "
+                    "objects). Use RNNClassifier for labels."
+                )
             y = check_array(
                 y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
             )

@@ -18,12 +18,17 @@ from ._network import Architecture
 __all__ = ["Seq2SeqTransformer"]
 
 
-def _targets(y):
-    """Target sequences; a 1-D array is one length-1 sequence per sample."""
-    if isinstance(y, (list, tuple)) and not all(np.ndim(v) == 0 for v in y):
-        return y
-    arr = np.asarray(y)
-    return arr.reshape(-1, 1) if arr.ndim == 1 else y
+def _is_sequences(y):
+    """Whether ``y`` holds target sequences (not one label or value per sample).
+
+    A Pipeline hands every step the ``y`` of the final estimator, usually one
+    label per sample: that ``y`` is not a sequence target, so it is ignored.
+    """
+    if y is None:
+        return False
+    if isinstance(y, (list, tuple)):
+        return not all(np.ndim(v) == 0 for v in y)
+    return np.ndim(y) >= 2
 
 
 class Seq2SeqTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRNN):
@@ -162,11 +167,11 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
 
     # ------------------------------------------------------------ targets
     def _encode_targets(self, y, X3, lengths, dtype, reset, classes=None, sw=None):
-        if y is None:
+        if not _is_sequences(y):
             kind = "table" if self._fitted_layout == "table" else "array"
             Y3, out_lengths = X3.copy(), lengths
         else:
-            Y3, out_lengths, kind = to_padded(_targets(y), name="y", dtype=dtype)
+            Y3, out_lengths, kind = to_padded(y, name="y", dtype=dtype)
             if len(Y3) != len(lengths):
                 raise ValueError(
                     f"X has {len(lengths)} sequences but y has {len(Y3)}; pass one "
@@ -175,7 +180,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         Y3 = Y3.astype(dtype, copy=False)
         mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
         if reset:
-            self._autoencoder = y is None
+            self._autoencoder = not _is_sequences(y)
             self._target_kind = kind
             self.n_outputs_ = Y3.shape[2]
             self.n_timesteps_out_ = int(out_lengths.max())
@@ -217,8 +222,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             Input sequences, as for :meth:`RNNRegressor.fit`.
         y : array-like or list of sequences, default=None
             Target sequences in any of the same layouts (lengths may differ
-            from the inputs'); a 1-D array is read as one length-1 sequence
-            per sample. None: reconstruct ``X``.
+            from the inputs'). None, or a 1-D array (one label per sample, as a
+            Pipeline passes to every step): reconstruct ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -368,7 +373,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         ----------
         X : array-like or list of sequences
         y : array-like or list of sequences, default=None
-            Target sequences; None scores the reconstruction of ``X``.
+            Target sequences; None (or a 1-D array) scores the reconstruction
+            of ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -377,10 +383,10 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         """
         check_is_fitted(self)
         X3, lengths, _ = self._validate_X(X, reset=False)
-        if y is None:
+        if not _is_sequences(y):
             Y3, out_lengths = X3, lengths
         else:
-            Y3, out_lengths, _ = to_padded(_targets(y), name="y")
+            Y3, out_lengths, _ = to_padded(y, name="y")
         pred = self._decode(self._encode(X3, lengths), out_lengths)
         mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
         sw = None

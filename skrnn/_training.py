@@ -35,6 +35,24 @@ class DivergenceWarning(ConvergenceWarning):
 
     The model keeps the last weights that gave a finite loss. Lower
     ``learning_rate_init``, set ``clip_norm``, or scale the inputs and targets.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skrnn import DivergenceWarning, RNNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(40, 10, 1)) * 100, rng.normal(size=40)
+    >>> reg = RNNRegressor(cell="rnn", nonlinearity="relu", solver="sgd",
+    ...                    learning_rate_init=10.0, momentum=0.0, clip_norm=None,
+    ...                    random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = reg.fit(X, y)
+    >>> any(issubclass(w.category, DivergenceWarning) for w in caught)
+    True
+    >>> all(np.isfinite(w).all() for w in reg.state_dict_.values())
+    True
     """
 
 
