@@ -28,7 +28,7 @@ def _is_sequences(y):
         return False
     if isinstance(y, (list, tuple)):
         return not all(np.ndim(v) == 0 for v in y)
-    return np.ndim(y) >= 2
+    return np.asarray(y).ndim >= 2
 
 
 class Seq2SeqTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRNN):

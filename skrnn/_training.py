@@ -393,7 +393,14 @@ def fit_lbfgs(arch, loss, state, data, hyper):
         method="L-BFGS-B",
         jac=True,
         callback=callback,
-        options={"maxfun": hyper.max_fun, "maxiter": hyper.max_iter, "gtol": hyper.tol},
+        options={
+            "maxfun": hyper.max_fun,
+            "maxiter": hyper.max_iter,
+            "gtol": hyper.tol,
+            # scipy's default relative-decrease stop (2.2e-9) would override a
+            # smaller tol; scale it with tol (unchanged at the default 1e-4)
+            "ftol": min(2.220446049250313e-09, 1e-5 * hyper.tol),
+        },
     )
     unpack_into(last_good["x"] if diverged["flag"] else result.x, arrays)
     state.n_iter += result.nit
