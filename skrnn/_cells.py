@@ -31,12 +31,21 @@ class _Cell:
     ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward`, which must write
     the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry buffers.
     :meth:`backward` receives the total gradient of ``h_t`` (and of the hidden
-    carries) and writes the gradient of the gate pre-activations at ``t``.
+    carries) and writes the gradient of the gate pre-activations at ``t`` into
+    ``dgates[t]``, which is ``cache["gates"][t]`` itself: the backward pass
+    overwrites each step's gate values (read for the last time at that step) with
+    their gradient, so BPTT keeps no second ``(T, B, n_gates * H)`` buffer. A cell
+    must therefore read everything it needs from ``cache["gates"][t]`` before (or
+    while) writing ``dgates[t]``.
     """
 
     n_gates = 1
     hidden_carries = ()  # names of carries besides the visible state "h"
     separate_hh_grad = False  # True when d(h @ W_hh.T) differs from d(gates)
+
+    def forward_weights(self, w_ih, w_hh, bias, hidden_size):
+        """``(w_ih, w_hh, bias)`` the forward projections use (default: as given)."""
+        return w_ih, w_hh, bias
 
     def __init__(self, nonlinearity="tanh", n_states=1):
         self.nonlinearity = nonlinearity
@@ -110,15 +119,28 @@ class LSTMCell(_Cell):
         return {
             "tanh_c": np.empty((n_steps, batch, hidden_size), dtype),
             "tmp": np.empty((batch, hidden_size), dtype),
+            "tmp2": np.empty((batch, hidden_size), dtype),
         }
+
+    def forward_weights(self, w_ih, w_hh, bias, hidden_size):
+        """Halve the rows of the sigmoid gates (i, f, o), exactly (a power of 2).
+
+        Then one ``tanh`` over all four gates gives ``tanh(x / 2)`` for i, f, o,
+        and ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5`` needs no extra scaling pass.
+        """
+        H = hidden_size
+        scale = np.full((4 * H, 1), 0.5, w_ih.dtype)
+        scale[2 * H : 3 * H] = 1.0
+        return w_ih * scale, w_hh * scale, bias * scale[:, 0]
 
     def forward(self, t, hg, cache, b_hh):
         H = hg.shape[1] // 4
         g = cache["gates"][t]
         g += hg
-        sigmoid_(g[:, : 2 * H])
-        np.tanh(g[:, 2 * H : 3 * H], out=g[:, 2 * H : 3 * H])
-        sigmoid_(g[:, 3 * H :])
+        np.tanh(g, out=g)
+        for sl in (g[:, : 2 * H], g[:, 3 * H :]):  # sigmoid gates from tanh(x / 2)
+            sl *= 0.5
+            sl += 0.5
         i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
         c = cache["c"][t + 1]
         np.multiply(f, cache["c"][t], out=c)
@@ -130,41 +152,40 @@ class LSTMCell(_Cell):
         np.multiply(o, tc, out=cache["h"][t + 1])
 
     def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+        # dgates[t] is cache["gates"][t]: each gate slot is read for the last time
+        # as its gradient is written into it.
         H = dh.shape[1]
-        g = cache["gates"][t]
+        g = dgates[t]
         i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
         tc = cache["tanh_c"][t]
-        d = dgates[t]
-        di, df, dg, do = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+        tmp, tmp2 = cache["tmp"], cache["tmp2"]
         dc = dcarry["c"]
-        # dc += dh * o * (1 - tanh(c)^2); use `do` as scratch before it is final.
-        np.multiply(tc, tc, out=do)
-        np.subtract(1, do, out=do)
-        do *= o
-        do *= dh
-        dc += do
-        # do = dh * tanh(c) * o * (1 - o)
-        np.multiply(dh, tc, out=do)
-        do *= o
-        np.subtract(1, o, out=di)
-        do *= di
-        # di = dc * g * i * (1 - i)
-        np.subtract(1, i, out=di)
-        di *= i
-        di *= gg
-        di *= dc
-        # df = dc * c_prev * f * (1 - f)
-        np.subtract(1, f, out=df)
-        df *= f
-        df *= cache["c"][t]
-        df *= dc
-        # dg = dc * i * (1 - g^2)
-        np.multiply(gg, gg, out=dg)
-        np.subtract(1, dg, out=dg)
-        dg *= i
-        dg *= dc
-        # dc_prev = dc * f
+        # dc += dh * o * (1 - tanh(c)^2)
+        np.multiply(tc, tc, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh
+        dc += tmp
+        # do = dh * tanh(c) * o * (1 - o), in the o slot
+        np.subtract(1, o, out=tmp)
+        o *= tmp
+        o *= tc
+        o *= dh
+        # dg = dc * i * (1 - g^2) into tmp; di = dc * g * i * (1 - i) in the i slot
+        np.multiply(gg, gg, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        tmp *= i
+        tmp *= dc
+        np.subtract(1, i, out=tmp2)
+        i *= tmp2
+        i *= gg
+        i *= dc
+        gg[...] = tmp
+        # dc_prev = dc * f; df = dc_prev * (1 - f) * c_prev in the f slot
+        np.subtract(1, f, out=tmp2)
         dc *= f
+        np.multiply(dc, tmp2, out=f)
+        f *= cache["c"][t]
         return None, {"c": dc}
 
 
@@ -193,6 +214,7 @@ class GRUCell(_Cell):
         return {
             "hn": np.empty((n_steps, batch, hidden_size), dtype),
             "tmp": np.empty((batch, hidden_size), dtype),
+            "tmp2": np.empty((batch, hidden_size), dtype),
         }
 
     def forward(self, t, hg, cache, b_hh):
@@ -215,34 +237,35 @@ class GRUCell(_Cell):
         h += n
 
     def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+        # dgates[t] is cache["gates"][t]: each gate slot is read for the last time
+        # as its gradient is written into it.
         H = dh.shape[1]
-        g = cache["gates"][t]
-        r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
         d, dhh = dgates[t], dhg[t]
-        dr, dz, dn = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
-        h_prev = cache["h"][t]
-        # dz_pre = dh * (h_prev - n) * z * (1 - z)
-        np.subtract(h_prev, n, out=dz)
-        dz *= dh
-        np.subtract(1, z, out=dr)
-        dr *= z
-        dz *= dr
-        # dn_pre = dh * (1 - z) * (1 - n^2)
-        np.subtract(1, z, out=dn)
-        dn *= dh
-        np.multiply(n, n, out=dr)
-        np.subtract(1, dr, out=dr)
-        dn *= dr
-        # dr_pre = dn_pre * hn * r * (1 - r)
-        np.multiply(dn, cache["hn"][t], out=dr)
-        dr *= r
-        tmp = cache["tmp"]
+        r, z, n = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
+        tmp, tmp2 = cache["tmp"], cache["tmp2"]
+        # dz_pre = dh * (h_prev - n) * z * (1 - z), into tmp2
+        np.subtract(1, z, out=tmp)
+        np.subtract(cache["h"][t], n, out=tmp2)
+        tmp2 *= dh
+        tmp2 *= z
+        tmp2 *= tmp
+        # direct path to h_{t-1}: dh * z
+        direct = np.multiply(dh, z)
+        z[...] = tmp2
+        # dn_pre = dh * (1 - z) * (1 - n^2), in the n slot
+        np.multiply(n, n, out=n)
+        np.subtract(1, n, out=n)
+        n *= tmp
+        n *= dh
+        # hidden-side gradient of the candidate: dn_pre * r
+        np.multiply(n, r, out=dhh[:, 2 * H :])
+        # dr_pre = dn_pre * hn * r * (1 - r), in the r slot
         np.subtract(1, r, out=tmp)
-        dr *= tmp
+        r *= tmp
+        r *= cache["hn"][t]
+        r *= n
         dhh[:, : 2 * H] = d[:, : 2 * H]
-        np.multiply(dn, r, out=dhh[:, 2 * H :])
-        # direct path to h_{t-1}
-        return np.multiply(dh, z), {}
+        return direct, {}
 
 
 class StatalCell(_Cell):
@@ -348,6 +371,7 @@ class StatalCell(_Cell):
         return {
             "rho": self.rho.astype(dtype)[:, None],
             "one_minus_a": np.empty((batch, H), dtype),
+            "a_one_minus_a": np.empty((batch, H), dtype),
             "tmp": np.empty((batch, K, H), dtype),
             # gradient into h_{t-1}, reused every step (the scan adds it into its
             # own buffer at once); the a-block stays zero
@@ -390,13 +414,14 @@ class StatalCell(_Cell):
         else:
             np.subtract(1, s_prev, out=tmp)
         tmp *= ds
+        # d aliases a (the gate buffer becomes its gradient): read a first
+        oma, aoma = cache["one_minus_a"], cache["a_one_minus_a"]
+        np.subtract(1, a, out=oma)
+        np.multiply(a, oma, out=aoma)
         d = dgates[t]
         np.sum(tmp, axis=1, out=d)
         d += dh[:, 0]
-        oma = cache["one_minus_a"]
-        np.subtract(1, a, out=oma)
-        d *= a
-        d *= oma
+        d *= aoma
         # direct path to h_{t-1}: ds_k * rho_k * (1 - a) on the state blocks
         direct = cache["direct"]
         ds_prev = direct.reshape(B, 1 + K, H)[:, 1:]

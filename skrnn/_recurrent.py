@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._cells import CELLS
+from ._parallel import batch_shards, run_shards
 
 __all__ = [
     "init_direction",
@@ -116,20 +117,49 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
     cache = {"gates": np.empty((T, B, GH), dtype), "h": np.empty((T + 1, B, V), dtype)}
     for name in cell.hidden_carries:
         cache[name] = np.empty((T + 1, B, H), dtype)
-    cache.update(cell.alloc(T, B, H, dtype))
     gates = cache["gates"]
+    w_ih, w_hh_fwd, bias = cell.forward_weights(
+        w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
+    )
     np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
-    gates += cell.folded_bias(b_ih, b_hh, H)
+    gates += bias
     carries = ("h", *cell.hidden_carries)
     for name in carries:
         if carry0 is None or carry0.get(name) is None:
             cache[name][0] = 0
         else:
             cache[name][0] = carry0[name]
-    pad = _pad_steps(valid)
+    names = ("gates", *carries)
+    # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
+    w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
+
+    def run(rows):
+        shard = {name: cache[name][:, rows] for name in names}
+        shard.update(cell.alloc(T, shard["h"].shape[1], H, dtype))
+        _forward_rows(
+            cell,
+            shard,
+            w_hh_t,
+            b_hh,
+            _pad_steps(None if valid is None else valid[:, rows]),
+            None if rec_mask is None else rec_mask[rows],
+        )
+        return shard
+
+    rows = batch_shards(B, GH, V)
+    cache["shards"] = list(zip(rows, run_shards(run, rows), strict=True))
+    cache["valid"] = valid
+    cache["rec_mask"] = rec_mask
+    return cache
+
+
+def _forward_rows(cell, cache, w_hh_t, b_hh, pad, rec_mask):
+    """The loop over time for one shard of rows (``cache`` holds its views)."""
+    T, B, GH = cache["gates"].shape
+    dtype = cache["gates"].dtype
+    carries = ("h", *cell.hidden_carries)
     hg = np.empty((B, GH), dtype)
-    h_in = np.empty((B, V), dtype) if rec_mask is not None else None
-    w_hh_t = w_hh.T
+    h_in = np.empty((B, w_hh_t.shape[0]), dtype) if rec_mask is not None else None
     for t in range(T):
         h_prev = cache["h"][t]
         if rec_mask is not None:
@@ -139,13 +169,14 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
         if pad is not None and pad[t] is not None:
             for name in carries:
                 np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
-    cache["valid"] = valid
-    cache["rec_mask"] = rec_mask
-    return cache
 
 
 def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     """Backpropagate through one direction of a recurrent layer.
+
+    The backward pass consumes ``cache``: its gate buffer is overwritten, step by
+    step, with the gradient of the gate pre-activations (so BPTT keeps one such
+    buffer, not two). Run :func:`scan_forward` again to backpropagate twice.
 
     Parameters
     ----------
@@ -173,19 +204,66 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     T, B, F = X.shape
     GH, V = w_hh.shape
     dtype = X.dtype
-    dgates = np.empty((T, B, GH), dtype)
+    # The gate buffer becomes the gate gradient, step by step (see ``_Cell``).
+    dgates = cache["gates"]
     dhg = np.empty((T, B, GH), dtype) if cell.separate_hh_grad else dgates
-    rec_mask = cache["rec_mask"]
-    pad = _pad_steps(cache["valid"])
+    rec_mask, valid = cache["rec_mask"], cache["valid"]
+    H = GH // cell.n_gates
 
-    def start(name, width):
-        if dcarryT is not None and dcarryT.get(name) is not None:
-            return np.array(dcarryT[name], dtype=dtype, copy=True)
-        return np.zeros((B, width), dtype)
+    def run(item):
+        rows, shard = item
+        b = shard["h"].shape[1]
 
-    dh_rec = start("h", V)
-    dcarry = {name: start(name, GH // cell.n_gates) for name in cell.hidden_carries}
-    dh = np.empty((B, V), dtype)
+        def start(name, width):
+            if dcarryT is not None and dcarryT.get(name) is not None:
+                return np.array(dcarryT[name][rows], dtype=dtype, copy=True)
+            return np.zeros((b, width), dtype)
+
+        dcarry = {name: start(name, H) for name in cell.hidden_carries}
+        return _backward_rows(
+            cell,
+            shard,
+            w_hh,
+            b_hh,
+            dgates[:, rows],
+            dhg[:, rows],
+            None if dY is None else dY[:, rows],
+            start("h", V),
+            dcarry,
+            _pad_steps(None if valid is None else valid[:, rows]),
+            None if rec_mask is None else rec_mask[rows],
+        )
+
+    results = run_shards(run, cache["shards"])
+    if len(results) == 1:
+        dh_rec, dcarry = results[0]
+    else:
+        dh_rec = np.concatenate([r[0] for r in results])
+        dcarry = {
+            name: np.concatenate([r[1][name] for r in results])
+            for name in results[0][1]
+        }
+    dg_flat = dgates.reshape(T * B, GH)
+    dhg_flat = dhg.reshape(T * B, GH)
+    h_prev = cache["h"][:-1]
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    grads = [
+        dg_flat.T @ X.reshape(T * B, F),
+        dhg_flat.T @ h_prev.reshape(T * B, V),
+        dg_flat.sum(axis=0),
+        dhg_flat.sum(axis=0),
+    ]
+    dX = (dg_flat @ w_ih).reshape(T, B, F) if need_dX else None
+    return dX, {"h": dh_rec, **dcarry}, grads
+
+
+def _backward_rows(
+    cell, cache, w_hh, b_hh, dgates, dhg, dY, dh_rec, dcarry, pad, rec_mask
+):
+    """The reverse loop over time for one shard of rows; returns (dh0, dcarry0)."""
+    T = dgates.shape[0]
+    dh = np.empty_like(dh_rec)
     for t in range(T - 1, -1, -1):
         if dY is None:
             dh[...] = dh_rec
@@ -209,19 +287,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             dh_rec += keep_h
             for name in dcarry:
                 dcarry[name] += keep[name]
-    dg_flat = dgates.reshape(T * B, GH)
-    dhg_flat = dhg.reshape(T * B, GH)
-    h_prev = cache["h"][:-1]
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    grads = [
-        dg_flat.T @ X.reshape(T * B, F),
-        dhg_flat.T @ h_prev.reshape(T * B, V),
-        dg_flat.sum(axis=0),
-        dhg_flat.sum(axis=0),
-    ]
-    dX = (dg_flat @ w_ih).reshape(T, B, F) if need_dX else None
-    return dX, {"h": dh_rec, **dcarry}, grads
+    return dh_rec, dcarry
 
 
 def make_cell(name, nonlinearity="tanh", n_states=1):

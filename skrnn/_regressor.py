@@ -210,10 +210,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                 sw = np.broadcast_to(sw[:, None], mask.shape)[mask]
         else:
             if np.asarray(y).dtype.kind in "OUS":
-                raise ValueError(
-                    "RNNRegressor needs numeric targets; got labels (strings or "
-                    "objects). Use RNNClassifier for labels."
-                )
+                try:
+                    np.asarray(y, dtype=np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        "RNNRegressor needs numeric targets; got labels that are "
+                        "not numbers. Use RNNClassifier for labels."
+                    ) from exc
             y = check_array(
                 y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
             )
