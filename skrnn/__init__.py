@@ -4,12 +4,12 @@ from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
 from ._streaming import SequenceStream
-from ._training import DivergenceWarning
+from ._training import DivergenceError
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "DivergenceWarning",
+    "DivergenceError",
     "RNNClassifier",
     "RNNRegressor",
     "SequenceStream",

@@ -1,11 +1,13 @@
 """Shared estimator plumbing: parameters, validation, fit / partial_fit, weights I/O."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -14,7 +16,7 @@ from ._data import validate_sequence_data
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._streaming import SequenceStream
-from ._training import Hyper, TrainData, TrainState, train
+from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 from ._wavenet import receptive_field
 
 __all__ = ["BaseRNN"]
@@ -158,8 +160,8 @@ class BaseRNN(BaseEstimator):
     def _hyper(self, incremental=False):
         names = Hyper.__dataclass_fields__
         values = {name: getattr(self, name) for name in names}
-        if incremental:
-            values["early_stopping"] = False
+        if incremental or self.solver == "lbfgs":
+            values["early_stopping"] = False  # as MLP: no held-out split
         return Hyper(**values)
 
     # --------------------------------------------------------------- training
@@ -167,6 +169,34 @@ class BaseRNN(BaseEstimator):
         return validate_sequence_data(self, X, reset=reset)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        # if training diverges before an epoch completes, the call is undone
+        params = self.get_params(deep=False)
+        before = copy.deepcopy({k: v for k, v in vars(self).items() if k not in params})
+        try:
+            return self._fit_unsafe(X, y, sample_weight, incremental, classes)
+        except DivergenceError as exc:
+            if exc.model_kept:
+                kept = (
+                    " The estimator keeps the weights with the best validation "
+                    "score so far; fit did not succeed."
+                    if self.validation_scores_ is not None
+                    else f" The estimator keeps the weights of epoch {self.n_iter_}, "
+                    "the last that completed; fit did not succeed."
+                )
+            else:
+                for k in [k for k in vars(self) if k not in params]:
+                    delattr(self, k)
+                vars(self).update(before)
+                fitted = "state_dict_" in before
+                kept = (
+                    " The estimator keeps the model it had before this call."
+                    if fitted
+                    else " The estimator was left unfitted."
+                )
+            exc.args = (exc.args[0] + kept,)
+            raise
+
+    def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
         self._hidden_sizes()
         self._check_combination()
         first = not hasattr(self, "state_dict_")
@@ -204,17 +234,19 @@ class BaseRNN(BaseEstimator):
             state.best_validation_score = -np.inf
             state.best_params = None
         state.no_improvement_count = 0
-        train(
-            self._arch(),
-            self._loss(),
-            state,
-            data,
-            hyper,
-            self._random_state,
-            score_fn,
-            incremental,
-        )
-        self._sync_attributes(state, hyper)
+        try:
+            train(
+                self._arch(),
+                self._loss(),
+                state,
+                data,
+                hyper,
+                self._random_state,
+                score_fn,
+                incremental,
+            )
+        finally:  # also after a divergence that keeps the last completed epoch
+            self._sync_attributes(state, hyper)
         return self
 
     def _as_dtype(self, dtype):
@@ -289,8 +321,12 @@ class BaseRNN(BaseEstimator):
         raw = self._raw(X3, lengths)
         return OUTPUT_ACTIVATIONS[self._loss()](raw), lengths, kind
 
+    @available_if(lambda self: hasattr(self, "_format_predict"))
     def stream(self):
         """A :class:`~skrnn.SequenceStream` that feeds series chunk by chunk.
+
+        Regressors and classifiers only (an encoder-decoder must read the whole
+        input before it decodes).
 
         Returns
         -------

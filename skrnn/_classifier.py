@@ -113,7 +113,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
     def _labels(self, y, lengths):
         """Labels as a 1-D (or 2-D multilabel) array, plus the step mask."""
         if self.return_sequences:
-            Y3, mask = to_padded_targets(y, lengths)
+            Y3, mask = to_padded_targets(y, lengths, labels=True)
             if Y3.shape[2] != 1:
                 raise ValueError(
                     "per-step labels must be (n_samples, n_timesteps) or a list of "
@@ -326,7 +326,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             return super().score(X, y, sample_weight)
         check_is_fitted(self)
         X3, lengths, _ = self._validate_X(X, reset=False)
-        Y3, mask = to_padded_targets(y, lengths)
+        Y3, mask = to_padded_targets(y, lengths, labels=True)
         out = OUTPUT_ACTIVATIONS[self._loss_name](self._raw(X3, lengths))
         pred = self._decode(out)
         sw = None

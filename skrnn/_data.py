@@ -196,7 +196,7 @@ def length_mask(lengths, max_len):
     return np.arange(max_len) < np.asarray(lengths)[:, None]
 
 
-def to_padded_targets(y, lengths, *, name="y"):
+def to_padded_targets(y, lengths, *, name="y", labels=False):
     """Read per-step targets aligned with a padded input batch.
 
     Parameters
@@ -210,11 +210,15 @@ def to_padded_targets(y, lengths, *, name="y"):
         Valid steps per input sequence, from :func:`to_padded`.
     name : str, default="y"
         Name used in error messages.
+    labels : bool, default=False
+        Class labels rather than regression targets: integer and boolean
+        labels keep their dtype instead of becoming floats.
 
     Returns
     -------
     Y3 : ndarray of shape (n_samples, max_len, n_outputs)
-        float32 stays float32, other numbers become float64 and padding is 0.
+        float32 stays float32, other numbers become float64 (integers and
+        booleans stay as they are with ``labels=True``) and padding is 0.
         String or object labels keep dtype object (padding is None) so that a
         classifier can encode them from ``Y3[mask]``.
     mask : ndarray of shape (n_samples, max_len), dtype bool
@@ -247,9 +251,9 @@ def to_padded_targets(y, lengths, *, name="y"):
     if isinstance(y, (list, tuple)) or (
         isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype == object
     ):
-        Y3 = _list_targets(list(y), lengths, name)
+        Y3 = _list_targets(list(y), lengths, name, labels)
     else:
-        Y3 = _array_targets(as_array(y), n_samples, max_len, name)
+        Y3 = _array_targets(as_array(y), n_samples, max_len, name, labels)
     if Y3.dtype == object:
         Y3[~mask] = None
     else:
@@ -259,7 +263,7 @@ def to_padded_targets(y, lengths, *, name="y"):
     return Y3, mask
 
 
-def _target_dtype(arrays, name):
+def _target_dtype(arrays, name, labels):
     kinds = {a.dtype.kind for a in arrays}
     if "c" in kinds:
         raise ValueError(
@@ -273,10 +277,12 @@ def _target_dtype(arrays, name):
             f"{name} has non-numeric dtype {arrays[0].dtype}; pass numbers or "
             "string labels."
         )
+    if labels and kinds <= set("biu"):
+        return np.result_type(*arrays)
     return float_dtype([a.dtype for a in arrays])
 
 
-def _array_targets(arr, n_samples, max_len, name):
+def _array_targets(arr, n_samples, max_len, name, labels):
     if arr.ndim < 2 or arr.ndim > 3:
         raise ValueError(
             f"{name} has shape {arr.shape}; per-step targets need shape (n_samples, "
@@ -299,13 +305,13 @@ def _array_targets(arr, n_samples, max_len, name):
         raise ValueError(
             f"{name} has 0 outputs (shape {arr.shape}); pass at least one."
         )
-    dtype = _target_dtype([arr], name)
+    dtype = _target_dtype([arr], name, labels)
     return np.array(arr, dtype=dtype, order="C", copy=True).reshape(
         n_samples, max_len, -1
     )
 
 
-def _list_targets(seqs, lengths, name):
+def _list_targets(seqs, lengths, name, labels):
     if len(seqs) != lengths.shape[0]:
         raise ValueError(
             f"{name} has {len(seqs)} target sequences but X has {lengths.shape[0]} "
@@ -336,7 +342,7 @@ def _list_targets(seqs, lengths, name):
     n_outputs = arrays[0].shape[1] if arrays[0].ndim == 2 else 1
     if n_outputs == 0:
         raise ValueError(f"{name} has 0 outputs; pass at least one.")
-    dtype = _target_dtype(arrays, name)
+    dtype = _target_dtype(arrays, name, labels)
     Y3 = np.zeros((len(arrays), lengths.max(), n_outputs), dtype=dtype)
     for i, a in enumerate(arrays):
         Y3[i, : a.shape[0]] = a.reshape(a.shape[0], n_outputs)

@@ -102,7 +102,7 @@ class PadTruncate(TransformerMixin, BaseEstimator):
         Output length used by `transform`.
     n_features_in_ : int
         Number of columns for a table, features per time step otherwise.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a DataFrame table.
 
     Examples
@@ -194,7 +194,7 @@ class WideToSequence(TransformerMixin, BaseEstimator):
         Features per time step.
     n_features_in_ : int
         Number of columns of the wide table.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a DataFrame.
 
     Examples
@@ -270,7 +270,7 @@ class WideToSequence(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X3 : ndarray of shape (n_samples, n_timesteps_, n_features_)
+        X3 : ndarray of shape (n_samples, `n_timesteps_`, `n_features_`)
             A new array (float32 stays float32, the rest becomes float64).
         """
         check_is_fitted(self)
@@ -285,12 +285,12 @@ class WideToSequence(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps_, n_features_), or list
+        X : array-like of shape (n_samples, `n_timesteps_`, `n_features_`), or list
             Sequences of exactly `n_timesteps_` steps and `n_features_` features.
 
         Returns
         -------
-        X_wide : ndarray of shape (n_samples, n_timesteps_ * n_features_)
+        X_wide : ndarray of shape (n_samples, `n_timesteps_` * `n_features_`)
             Columns in the order given by `order`.
         """
         check_is_fitted(self)

@@ -78,10 +78,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     tol : float, default=1e-4
         Improvement below which an epoch counts as no improvement.
     n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+        Consecutive epochs in which the training loss (or, with
+        ``early_stopping``, the validation score) improves by less than
+        ``tol`` before training stops. Ignored by ``solver='lbfgs'``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
-        improving and restore the best weights.
+        improving and restore the best weights. Only for ``solver='adam'`` or
+        ``'sgd'``; L-BFGS trains on all the data, as in scikit-learn's MLP.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     shuffle : bool, default=True
@@ -130,7 +133,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Training samples seen.
     n_features_in_ : int
         Columns of a 2-D table, or features per step of 3-D / list input.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a DataFrame with string column names.
     n_outputs_ : int
         Number of outputs per sequence (or per step).

@@ -75,7 +75,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         (minmax), so nothing is divided by zero.
     n_features_in_ : int
         Number of columns for a table, features per time step otherwise.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when fitted on a DataFrame table.
 
     See Also

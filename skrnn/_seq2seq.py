@@ -349,8 +349,10 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         Returns
         -------
         Y : ndarray or list of ndarray
-            Same layout as the targets seen in fit (the input layout for an
-            autoencoder); a list when lengths differ between sequences.
+            Without ``n_timesteps``: the layout of the targets seen in fit, or
+            for an autoencoder the layout of ``X`` (a list input gives a list
+            of reconstructions, each as long as its input). With
+            ``n_timesteps``: an array ``(n_samples, n_timesteps[, n_features])``.
         """
         check_is_fitted(self)
         X3, lengths, kind = self._validate_X(X, reset=False)

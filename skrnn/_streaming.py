@@ -42,6 +42,12 @@ class SequenceStream:
     """
 
     def __init__(self, estimator):
+        if not hasattr(estimator, "_format_predict"):
+            raise TypeError(
+                "SequenceStream needs a fitted RNNRegressor or RNNClassifier; got "
+                f"{type(estimator).__name__}. An encoder-decoder reads the whole "
+                "input before decoding, so it cannot stream."
+            )
         check_is_fitted(estimator)
         if estimator.bidirectional:
             raise ValueError(

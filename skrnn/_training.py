@@ -1,5 +1,6 @@
 """Training loop: minibatches, truncated BPTT, clipping, early stopping, L-BFGS."""
 
+import copy
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from ._optim import (
 )
 
 __all__ = [
-    "DivergenceWarning",
+    "DivergenceError",
     "Hyper",
     "TrainData",
     "TrainState",
@@ -30,30 +31,74 @@ __all__ = [
 ]
 
 
-class DivergenceWarning(ConvergenceWarning):
-    """Training produced a non-finite loss or gradient and was stopped.
+class DivergenceError(ValueError):
+    """Training blew up and was stopped.
 
-    The model keeps the last weights that gave a finite loss. Lower
+    Stochastic solvers (``"adam"``, ``"sgd"``) stop when a batch's loss or
+    gradient is not finite, or its loss exceeds a million times the loss of the
+    call's first batch (at the weights training started from); L-BFGS steps back
+    from a non-finite loss and fails only when it cannot.
+
+    Raised by ``fit`` and ``partial_fit`` instead of returning a diverged model,
+    so that a ``GridSearchCV`` candidate gets ``error_score`` and a script never
+    carries on with a broken model unknowingly. The estimator keeps the last
+    finite weights: those at the end of the last epoch that completed in the
+    failed call (the best validation weights with ``early_stopping``), with its
+    fitted attributes describing the epochs up to there, so a model that trained
+    well for a while before blowing up can still be used after catching the
+    error. If no epoch of the call completed, the estimator is left as it was
+    before the call (unfitted after a first ``fit``). Lower
     ``learning_rate_init``, set ``clip_norm``, or scale the inputs and targets.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (1-based, counting earlier ``partial_fit`` calls) in which
+        training diverged.
+    loss_curve : list of float
+        Training loss per completed epoch of the failed call (L-BFGS: per
+        iteration), to see how it blew up.
+    grad_norm_curve : list of float
+        Mean gradient norm per completed epoch, before clipping (empty for
+        L-BFGS).
+    model_kept : bool
+        True if the estimator now holds the weights of the failed call's last
+        completed epoch; False if it was left as before the call.
 
     Examples
     --------
-    >>> import warnings
     >>> import numpy as np
-    >>> from skrnn import DivergenceWarning, RNNRegressor
+    >>> from skrnn import DivergenceError, RNNRegressor
     >>> rng = np.random.RandomState(0)
     >>> X, y = rng.normal(size=(40, 10, 1)) * 100, rng.normal(size=40)
     >>> reg = RNNRegressor(cell="rnn", nonlinearity="relu", solver="sgd",
     ...                    learning_rate_init=10.0, momentum=0.0, clip_norm=None,
     ...                    random_state=0)
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     _ = reg.fit(X, y)
-    >>> any(issubclass(w.category, DivergenceWarning) for w in caught)
-    True
-    >>> all(np.isfinite(w).all() for w in reg.state_dict_.values())
-    True
+    >>> try:
+    ...     reg.fit(X, y)
+    ... except DivergenceError as exc:
+    ...     print(f"diverged in epoch {exc.epoch}; model kept: {exc.model_kept}")
+    diverged in epoch 2; model kept: True
+    >>> reg.n_iter_, bool(np.isfinite(reg.predict(X)).all())
+    (1, True)
     """
+
+    def __init__(self, message, epoch, loss_curve, grad_norm_curve, model_kept):
+        super().__init__(message)
+        self.epoch = epoch
+        self.loss_curve = list(loss_curve)
+        self.grad_norm_curve = list(grad_norm_curve)
+        self.model_kept = model_kept
+
+    def __reduce__(self):  # picklable across joblib workers
+        args = (
+            self.args[0],
+            self.epoch,
+            self.loss_curve,
+            self.grad_norm_curve,
+            self.model_kept,
+        )
+        return type(self), args
 
 
 @dataclass(frozen=True)
@@ -161,7 +206,6 @@ class TrainState:
     no_improvement_count: int = 0
     n_iter: int = 0
     t: int = 0
-    diverged: bool = False
 
 
 def _left_align(X, lengths):
@@ -234,7 +278,27 @@ def _batch_size(hyper, n_samples):
     return min(int(hyper.batch_size), n_samples)
 
 
-def _run_epoch(arch, loss, state, data, hyper, rng):
+#: A batch loss this many times the loss at the weights a call started from (the
+#: first batch's, or 1e-3 if that is smaller) counts as divergence, as does a
+#: non-finite loss or gradient.
+DIVERGENCE_FACTOR = 1e6
+
+
+class _DivergenceGuard:
+    """Tells a diverging batch, relative to the first batch of the call."""
+
+    def __init__(self):
+        self.limit = None
+
+    def diverged(self, value, norm):
+        if not (np.isfinite(value) and np.isfinite(norm)):
+            return True
+        if self.limit is None:
+            self.limit = DIVERGENCE_FACTOR * max(float(value), 1e-3)
+        return value > self.limit
+
+
+def _run_epoch(arch, loss, state, data, hyper, rng, guard):
     """One pass over ``data``; returns (loss, mean grad norm) or None on divergence."""
     n = len(data)
     order = rng.permutation(n) if hyper.shuffle else np.arange(n)
@@ -253,7 +317,7 @@ def _run_epoch(arch, loss, state, data, hyper, rng):
             norm = clip_grad_norm(glist, hyper.clip_norm)
         else:
             norm = global_norm(glist)
-        if not (np.isfinite(value) and np.isfinite(norm)):
+        if guard.diverged(value, norm):
             return None
         if hyper.clip_value is not None:
             clip_grad_value(glist, hyper.clip_value)
@@ -274,15 +338,19 @@ def _restore(params, source):
         params[k][...] = v
 
 
-def _warn_diverged(state, n_iter):
-    state.diverged = True
-    warnings.warn(
-        f"Training diverged at epoch {n_iter}: the loss or the gradient became "
-        "non-finite. Training stopped and the model keeps the last weights that "
-        "gave a finite loss. Lower learning_rate_init, set clip_norm (for example "
-        "clip_norm=1.0), or scale the inputs and targets.",
-        DivergenceWarning,
-        stacklevel=4,
+def _diverged(epoch, loss_curve, grad_norm_curve, model_kept):
+    """The error for a divergence; the estimator completes the message."""
+    last = f"{loss_curve[-1]:.3g}" if loss_curve else "none"
+    return DivergenceError(
+        f"Training diverged in epoch {epoch}: the loss or the gradient became "
+        "non-finite, or the loss grew past a million times its starting value "
+        f"(last completed epoch's loss: {last}). Lower learning_rate_init, set "
+        "clip_norm (for example clip_norm=1.0), or scale the inputs and targets "
+        "(skrnn.preprocessing.SequenceScaler).",
+        epoch,
+        loss_curve,
+        grad_norm_curve,
+        model_kept,
     )
 
 
@@ -315,16 +383,24 @@ def fit_stochastic(
         params = list(state.params.values())
         state.optimizer = make_optimizer(hyper.solver, params, **hyper.optimizer_args())
     n_epochs = 1 if incremental else hyper.max_iter
+    first_epoch = len(state.loss_curve)
+    guard = _DivergenceGuard()
     stopped = False
     for _ in range(n_epochs):
         t0 = time.perf_counter()
-        last_good = _copy(state.params)
-        result = _run_epoch(arch, loss, state, data, hyper, rng)
+        # the last finite weights, kept if this epoch diverges (cheap next to it)
+        last_good, last_optimizer = _copy(state.params), copy.deepcopy(state.optimizer)
+        result = _run_epoch(arch, loss, state, data, hyper, rng, guard)
         if result is None:
-            _restore(state.params, last_good)
-            _warn_diverged(state, state.n_iter + 1)
-            stopped = True
-            break
+            best = hyper.early_stopping and state.best_params is not None
+            _restore(state.params, state.best_params if best else last_good)
+            state.optimizer = last_optimizer
+            raise _diverged(
+                state.n_iter + 1,
+                state.loss_curve[first_epoch:],
+                state.grad_norm_curve[first_epoch:],
+                model_kept=len(state.loss_curve) > first_epoch,
+            )
         epoch_loss, norm = result
         state.n_iter += 1
         state.t += len(data)
@@ -369,8 +445,8 @@ def fit_lbfgs(arch, loss, state, data, hyper):
     """Full-batch L-BFGS on the packed parameter vector (scipy, float64)."""
     names = list(state.params)
     arrays = [state.params[k] for k in names]
-    last_good = {"x": pack(arrays).astype(np.float64)}
-    diverged = {"flag": False}
+    x0 = pack(arrays).astype(np.float64)
+    first_iter = len(state.loss_curve)
 
     def fun(x):
         unpack_into(x, arrays)
@@ -379,9 +455,8 @@ def fit_lbfgs(arch, loss, state, data, hyper):
         )
         g = pack([grads[k] for k in names]).astype(np.float64)
         if not (np.isfinite(value) and np.all(np.isfinite(g))):
-            diverged["flag"] = True
+            # an infinite value makes the line search step back
             return np.inf, np.zeros_like(g)
-        last_good["x"] = x.copy()
         return value, g
 
     def callback(intermediate_result):
@@ -389,7 +464,7 @@ def fit_lbfgs(arch, loss, state, data, hyper):
 
     result = scipy.optimize.minimize(
         fun,
-        last_good["x"],
+        x0,
         method="L-BFGS-B",
         jac=True,
         callback=callback,
@@ -402,15 +477,16 @@ def fit_lbfgs(arch, loss, state, data, hyper):
             "ftol": min(2.220446049250313e-09, 1e-5 * hyper.tol),
         },
     )
-    unpack_into(last_good["x"] if diverged["flag"] else result.x, arrays)
+    if not np.isfinite(result.fun):
+        epoch = state.n_iter + result.nit + 1  # the iteration that failed
+        raise _diverged(epoch, state.loss_curve[first_iter:], [], model_kept=False)
+    unpack_into(result.x, arrays)
     state.n_iter += result.nit
     state.t += len(data) * result.nit
     if not state.loss_curve or state.loss_curve[-1] != result.fun:
         state.loss_curve.append(float(result.fun))
     state.best_loss = min(state.loss_curve)
-    if diverged["flag"] and not np.isfinite(result.fun):
-        _warn_diverged(state, state.n_iter)
-    elif result.status == 1:
+    if result.status == 1:
         warnings.warn(
             "lbfgs failed to converge after "
             f"{result.nit} iterations (max_iter={hyper.max_iter}, "
@@ -427,7 +503,12 @@ def train(arch, loss, state, data, hyper, rng, score_fn=None, incremental=False)
     second BLAS thread costs more in synchronisation than it saves (and
     oversubscribes the machine under ``n_jobs`` parallel searches).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    # overflow is detected (non-finite loss or gradient) and raised as a
+    # DivergenceError, so NumPy's own overflow warnings would only add noise
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore"),
+    ):
         if hyper.solver == "lbfgs":
             fit_lbfgs(arch, loss, state, data, hyper)
         else:

@@ -1,6 +1,9 @@
 """scikit-learn's estimator checks over every estimator and configuration."""
 
+import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import (
     check_sample_weight_equivalence_on_dense_data,
     parametrize_with_checks,
@@ -26,8 +29,9 @@ ESTIMATORS = [
 ]
 
 SAMPLE_WEIGHT_REASON = (
-    "{why}; the equivalence itself is checked on a converged full-batch L-BFGS "
-    "instance in test_sample_weight_equivalence_converged_lbfgs"
+    "{why}; the equivalence itself is checked at rtol 1e-5 in "
+    "test_sample_weight_equivalence_converged_lbfgs and "
+    "test_sample_weight_equals_repetition_for_full_batch_adam"
 )
 
 
@@ -41,8 +45,11 @@ def expected_failed_checks(estimator):
         )
     else:
         why = (
-            "minibatch solvers draw shuffled minibatches, so repeating a sample "
-            "is not the same draw as weighting it"
+            "the check's 15 rows form one full batch, so weighting equals repeating "
+            "in exact arithmetic, but the sums round differently and 50 Adam steps "
+            "amplify that to ~1e-9..1e-7 in the predictions, at the check's rtol of "
+            "1e-7; whether an instance lands inside depends on the CPU's BLAS, so "
+            "the mark is not strict"
         )
     return {
         "check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON.format(
@@ -78,3 +85,31 @@ def test_sample_weight_equivalence_converged_lbfgs(estimator):
     # A strongly regularised objective has one well-conditioned optimum that
     # L-BFGS reaches from both fits, so weights == repeated rows to 1e-7.
     check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+
+
+ADAM_FULL_BATCH = [
+    RNNRegressor(max_iter=50, random_state=0),
+    RNNClassifier(max_iter=50, bidirectional=True, random_state=0),
+    Seq2SeqTransformer(max_iter=50, cell="gru", random_state=0),
+]
+
+
+@pytest.mark.parametrize("estimator", ADAM_FULL_BATCH, ids=lambda e: type(e).__name__)
+def test_sample_weight_equals_repetition_for_full_batch_adam(estimator):
+    # What the xfailed check asks, at a tolerance above float rounding: with one
+    # full batch, integer weights and repeated rows give the same Adam steps.
+    rng = np.random.RandomState(42)
+    X = rng.normal(size=(15, 6, 2))
+    y = rng.randint(0, 3, size=15)
+    sw = rng.randint(0, 5, size=15)
+    repeated = np.repeat(np.arange(15), sw)
+    y_arg = () if isinstance(estimator, Seq2SeqTransformer) else (y,)
+    y_rep = () if not y_arg else (y[repeated],)
+    weighted = clone(estimator).fit(X, *y_arg, sample_weight=sw)
+    plain = clone(estimator).fit(X[repeated], *y_rep)
+    method = "transform" if not y_arg else "predict"
+    if isinstance(estimator, RNNClassifier):
+        method = "predict_proba"
+    assert_allclose(
+        getattr(weighted, method)(X), getattr(plain, method)(X), rtol=1e-5, atol=1e-8
+    )

@@ -4,6 +4,7 @@ import socket
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -365,7 +366,6 @@ def test_load_airline_series_and_windows():
 
 
 def test_load_airline_as_frame():
-    pd = pytest.importorskip("pandas")
     airline = load_airline(as_frame=True)
     assert isinstance(airline.series, pd.Series)
     assert isinstance(airline.frame.index, pd.PeriodIndex)
@@ -387,7 +387,6 @@ def test_load_macrodata_series_and_windows():
 
 
 def test_load_macrodata_as_frame():
-    pd = pytest.importorskip("pandas")
     macro = load_macrodata(as_frame=True)
     assert isinstance(macro.series, pd.DataFrame) and macro.series.shape == (203, 10)
     assert str(macro.frame.index[0]) == "1959Q1"

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skrnn
 import skrnn.datasets
+import skrnn.persistence
 import skrnn.preprocessing
 
 MODULES = ["skrnn"] + [
@@ -18,7 +19,7 @@ MODULES = ["skrnn"] + [
 ]
 PUBLIC = [
     (package.__name__, name)
-    for package in (skrnn, skrnn.preprocessing, skrnn.datasets)
+    for package in (skrnn, skrnn.preprocessing, skrnn.datasets, skrnn.persistence)
     for name in package.__all__
     if inspect.isclass(getattr(package, name))
     or inspect.isfunction(getattr(package, name))
@@ -46,5 +47,7 @@ def test_public_object_has_a_doctest_example(package, name):
 
 
 def test_every_module_is_collected():
-    assert {"skrnn._regressor", "skrnn.datasets._real", "skrnn._data"} <= set(MODULES)
+    assert {"skrnn._regressor", "skrnn.datasets._real", "skrnn.persistence"} <= set(
+        MODULES
+    )
     assert len(PUBLIC) >= 15

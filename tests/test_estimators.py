@@ -3,6 +3,7 @@
 import copy
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
@@ -25,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from skrnn import DivergenceWarning, RNNClassifier, RNNRegressor, Seq2SeqTransformer
+from skrnn import DivergenceError, RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn.preprocessing import SequenceScaler, make_windows
 
 # Most fits here stop at a tiny max_iter on purpose: behaviour, not learning.
@@ -280,6 +281,17 @@ def test_early_stopping_restores_best_weights(Estimator):
     val = _validation_rows(est, len(X))
     assert est.score(X[val], y[val]) == pytest.approx(est.best_validation_score_)
     assert est.best_loss_ is None
+
+
+def test_lbfgs_ignores_early_stopping_and_trains_on_all_data():
+    X = _array()
+    y = X[:, :, 0].sum(axis=1)
+    params = {**SMALL, "solver": "lbfgs"}
+    plain = RNNRegressor(**params).fit(X, y)
+    early = RNNRegressor(**params, early_stopping=True).fit(X, y)
+    assert early.validation_scores_ is None and early.best_validation_score_ is None
+    assert early.loss_curve_ == plain.loss_curve_
+    assert_array_equal(early.predict(X), plain.predict(X))
 
 
 # ------------------------------------------------------------------------ dtypes
@@ -613,7 +625,7 @@ def test_classifier_partial_fit_needs_classes_first():
 # ------------------------------------------------- divergence and convergence
 
 
-def test_divergence_warns_and_keeps_finite_weights():
+def _exploding(max_iter=20, **params):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(30, 5, 1)) * 1e3
     y = X.sum(axis=(1, 2)) * 1e6
@@ -624,15 +636,70 @@ def test_divergence_warns_and_keeps_finite_weights():
         solver="sgd",
         learning_rate_init=1e4,
         clip_norm=None,
-        max_iter=20,
+        max_iter=max_iter,
         random_state=0,
     )
-    with pytest.warns(DivergenceWarning, match="diverged"):
+    return reg.set_params(**params), X, y
+
+
+def test_divergence_in_the_first_epoch_leaves_no_fitted_model():
+    reg, X, y = _exploding(batch_size=5)
+    with pytest.raises(DivergenceError, match="diverged in epoch 1.* unfitted") as err:
         reg.fit(X, y)
-    assert reg.n_iter_ < 20
-    assert all(np.isfinite(v).all() for v in reg.state_dict_.values())
+    assert (err.value.epoch, err.value.model_kept) == (1, False)
+    assert err.value.loss_curve == err.value.grad_norm_curve == []
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+    assert [k for k in vars(reg) if k.endswith("_")] == []
+
+
+@pytest.mark.parametrize(
+    "early_stopping, kept",
+    [(False, "weights of epoch"), (True, "weights with the best")],
+)
+def test_divergence_keeps_the_weights_of_the_last_completed_epoch(early_stopping, kept):
+    reg, X, y = _exploding(early_stopping=early_stopping)
+    with pytest.raises(DivergenceError, match=f"clip_norm.*keeps the {kept}") as err:
+        reg.fit(X, y)
+    epoch = err.value.epoch
+    assert epoch >= 2 and err.value.model_kept
+    assert len(err.value.loss_curve) == len(err.value.grad_norm_curve) == epoch - 1
+    assert reg.n_iter_ == epoch - 1 and reg.loss_curve_ == err.value.loss_curve
+    # exactly the model that training for the completed epochs alone gives
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        short = clone(reg).set_params(max_iter=epoch - 1).fit(X, y)
+    for k, w in short.state_dict_.items():
+        assert_array_equal(reg.state_dict_[k], w)
     assert np.isfinite(reg.predict(X)).all()
-    assert np.isfinite(reg.loss_curve_).all()
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_divergence_before_an_epoch_completes_keeps_the_previous_model(how):
+    reg, X, y = _exploding(max_iter=3, learning_rate_init=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y / 1e9)
+    reg.set_params(learning_rate_init=1e4, batch_size=5)
+
+    def snapshot():
+        weights = {k: v.copy() for k, v in reg.state_dict_.items()}
+        return weights, reg.n_iter_, reg.predict(X)
+
+    before = snapshot()
+    with pytest.raises(DivergenceError, match="model it had before") as err:
+        if how == "partial_fit":  # the calls before the failing one succeed
+            for _ in range(20):
+                reg.partial_fit(X, y)
+                before = snapshot()
+        else:
+            reg.set_params(warm_start=True).fit(X, y)
+    assert not err.value.model_kept
+    weights, n_iter, expected = before
+    assert_array_equal(reg.predict(X), expected)
+    for k, w in weights.items():
+        assert_array_equal(reg.state_dict_[k], w)
+    assert reg.n_iter_ == n_iter
 
 
 @pytest.mark.parametrize(
@@ -735,6 +802,16 @@ def test_per_step_classification_array_and_list():
     for p in proba:
         assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
     assert 0.0 <= clf.score(seqs, labels) <= 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_per_step_labels_keep_their_dtype(dtype):
+    X = _array(n=20)
+    Y = (X.cumsum(axis=1)[:, :, 0] > 0).astype(dtype)
+    clf = RNNClassifier(**SMALL, return_sequences=True).fit(X, Y)
+    assert clf.classes_.dtype == dtype and clf.predict(X).dtype == dtype
+    clf.fit(list(X), list(Y))
+    assert all(p.dtype == dtype for p in clf.predict(list(X)))
 
 
 def test_class_weight_balanced_favours_the_minority_class():

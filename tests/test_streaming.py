@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skrnn import RNNClassifier, RNNRegressor
+from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer, SequenceStream
 from skrnn.preprocessing import make_windows
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -88,6 +88,10 @@ def test_stream_errors():
         bi.fit(X, y[:, 0]).stream()
     with pytest.raises(AttributeError, match="RNNClassifier"):
         reg.stream().predict_proba(X)
+    ae = Seq2SeqTransformer(hidden_layer_sizes=(3,), max_iter=1).fit(X)
+    assert not hasattr(ae, "stream")
+    with pytest.raises(TypeError, match="cannot stream"):
+        SequenceStream(ae)
 
 
 def _sine_model(horizon=1, **kw):

@@ -1,9 +1,11 @@
 """The training loop: truncated BPTT semantics, divergence, L-BFGS bookkeeping."""
 
+import warnings
+
 import numpy as np
 import pytest
 
-from skrnn import DivergenceWarning, RNNRegressor
+from skrnn import DivergenceError, RNNRegressor
 from skrnn._network import Architecture, init_params, loss_and_grad
 from skrnn._training import TrainData, batch_loss_grad
 
@@ -85,22 +87,29 @@ def test_many_to_many_truncation_sums_windows_with_one_normaliser():
     assert value == pytest.approx(full_value)  # the forward pass is not truncated
 
 
-def test_divergence_is_detected_and_last_finite_weights_kept():
+@pytest.mark.parametrize("solver, scale", [("sgd", 100), ("lbfgs", 1e200)])
+def test_divergence_is_detected_and_raised(solver, scale):
+    # SGD blows up in a few epochs; L-BFGS steps back from a non-finite loss, so
+    # it fails only when even the starting point overflows
     rng = np.random.RandomState(0)
-    X = rng.normal(size=(40, 10, 1)) * 100
+    X = rng.normal(size=(40, 10, 1)) * scale
     y = rng.normal(size=40) * 1e6
     reg = RNNRegressor(
         cell="rnn",
         nonlinearity="relu",
-        solver="sgd",
+        solver=solver,
         learning_rate_init=10.0,
         momentum=0.0,
         clip_norm=None,
         max_iter=50,
         random_state=0,
     )
-    with pytest.warns(DivergenceWarning, match="diverged"):
-        reg.fit(X, y)
-    assert all(np.isfinite(w).all() for w in reg.state_dict_.values())
-    assert np.isfinite(reg.predict(X)).all()
-    assert np.isfinite(reg.loss_curve_).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NumPy overflow noise
+        with pytest.raises(DivergenceError, match="diverged") as err:
+            reg.fit(X, y)
+    assert err.value.epoch >= 1
+    assert np.isfinite(err.value.loss_curve).all()
+    assert hasattr(reg, "state_dict_") == err.value.model_kept
+    if err.value.model_kept:  # the last finite weights
+        assert all(np.isfinite(w).all() for w in reg.state_dict_.values())

@@ -32,8 +32,8 @@ def make_adding_problem(n_samples=1000, n_timesteps=50, *, random_state=None):
         sequence, the longer the first value must be carried (Le et al. use
         150 to 750).
     random_state : int, RandomState instance or None, default=None
-        Seed or generator for every random draw (see :term:`Glossary
-        <random_state>`).
+        Seed or generator for every random draw; pass an int for
+        reproducible output.
 
     Returns
     -------
