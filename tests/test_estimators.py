@@ -3,16 +3,24 @@
 import copy
 import io
 import pickle
-import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from _estimator_cases import (
+    ESTIMATORS,
+    SMALL,
+    _array,
+    _assert_same,
+    _fit_args,
+    _outputs,
+    _ragged,
+    _targets,
+    _weights_equal,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
@@ -23,69 +31,12 @@ from sklearn.model_selection import (
     train_test_split,
 )
 from sklearn.pipeline import make_pipeline
-from sklearn.utils import check_random_state
-from torch.nn.utils.rnn import pack_padded_sequence
 
-from skrnn import DivergenceError, RNNClassifier, RNNRegressor, Seq2SeqTransformer
+from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn.preprocessing import SequenceScaler, make_windows
 
 # Most fits here stop at a tiny max_iter on purpose: behaviour, not learning.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-SMALL = {"hidden_layer_sizes": (3,), "max_iter": 3, "random_state": 0}
-ESTIMATORS = [RNNRegressor, RNNClassifier, Seq2SeqTransformer]
-
-
-def _array(n=24, T=6, F=2, seed=0):
-    return np.random.RandomState(seed).normal(size=(n, T, F))
-
-
-def _ragged(n=24, F=2, seed=0, low=2, high=9):
-    rng = np.random.RandomState(seed)
-    return [rng.normal(size=(k, F)) for k in rng.randint(low, high, size=n)]
-
-
-def _targets(Estimator, X):
-    """Sequence-level targets that depend on X: sums, or their sign as labels."""
-    total = np.array([np.sum(x) for x in X])
-    if Estimator is RNNRegressor:
-        return total
-    if Estimator is RNNClassifier:
-        return np.where(total > np.median(total), "up", "down")
-    return None
-
-
-def _fit_args(Estimator, X):
-    y = _targets(Estimator, X)
-    return (X,) if y is None else (X, y)
-
-
-def _outputs(est, X):
-    """Everything a fitted estimator computes from X."""
-    if isinstance(est, Seq2SeqTransformer):
-        return [est.transform(X), est.predict(X)]
-    if isinstance(est, RNNClassifier):
-        return [est.predict(X), est.predict_proba(X)]
-    return [est.predict(X)]
-
-
-def _assert_same(a, b):
-    """Equal values, recursively through lists/tuples/dicts of arrays."""
-    if isinstance(a, dict):
-        assert list(a) == list(b)
-        for k in a:
-            _assert_same(a[k], b[k])
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b)
-        for u, v in zip(a, b, strict=True):
-            _assert_same(u, v)
-    else:
-        assert_array_equal(a, b, strict=True)
-
-
-def _weights_equal(a, b):
-    return list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
-
 
 # ------------------------------------------------------------ scikit-learn tools
 
@@ -201,99 +152,6 @@ def test_same_seed_gives_bit_identical_weights(Estimator, params):
     assert not _weights_equal(a.state_dict_, make(1).fit(*args).state_dict_)
 
 
-# ------------------------------------------------------ partial_fit, warm_start
-
-
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_one_partial_fit_equals_fit_with_one_epoch(Estimator):
-    args = _fit_args(Estimator, _array())
-    kwargs = {"classes": ["down", "up"]} if Estimator is RNNClassifier else {}
-    fitted = Estimator(**{**SMALL, "max_iter": 1}).fit(*args)
-    partial = Estimator(**SMALL).partial_fit(*args, **kwargs)
-    assert _weights_equal(fitted.state_dict_, partial.state_dict_)
-    assert partial.n_iter_ == fitted.n_iter_ == 1
-    assert partial.loss_curve_ == fitted.loss_curve_
-
-
-@pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_partial_fit_calls_accumulate(Estimator):
-    X = _array(n=10)
-    args = _fit_args(Estimator, X)
-    kwargs = {"classes": ["down", "up"]} if Estimator is RNNClassifier else {}
-    est = Estimator(**SMALL)
-    weights = []
-    for _ in range(3):
-        est.partial_fit(*args, **kwargs)
-        weights.append(copy.deepcopy(est.state_dict_))
-    assert est.n_iter_ == 3 and est.t_ == 3 * len(X)
-    assert len(est.loss_curve_) == 3
-    assert not _weights_equal(weights[1], weights[2])
-
-
-def test_warm_start_continues_and_cold_start_restarts():
-    X = _array(n=40)
-    y = _targets(RNNRegressor, X)
-    params = {**SMALL, "hidden_layer_sizes": (4,), "max_iter": 10}
-    warm = RNNRegressor(**params, warm_start=True, n_iter_no_change=100).fit(X, y)
-    first = list(warm.loss_curve_)
-    assert first[-1] < first[0]
-    warm.fit(X, y)
-    assert len(warm.loss_curve_) == 20 and warm.n_iter_ == 20
-    assert warm.loss_curve_[:10] == first
-    # the second fit starts where the first stopped, not from scratch
-    assert abs(warm.loss_curve_[10] - first[-1]) < 0.5 * (first[0] - first[-1])
-    cold = RNNRegressor(**params, n_iter_no_change=100).fit(X, y)
-    assert cold.loss_curve_ == first
-    cold.fit(X, y)
-    assert cold.loss_curve_ == first and cold.n_iter_ == 10
-
-
-# --------------------------------------------------------------- early stopping
-
-
-def _validation_rows(est, n):
-    """The rows ``_split_validation`` holds out: its draws follow the init's."""
-    rng = check_random_state(est.random_state)
-    est._arch().init_params(rng, np.float64)
-    n_val = max(1, int(round(est.validation_fraction * n)))
-    return np.sort(rng.permutation(n)[:n_val])
-
-
-@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
-def test_early_stopping_restores_best_weights(Estimator):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(40, 6, 2))
-    noisy = X[:, -1, 0] + rng.normal(size=40)
-    y = noisy if Estimator is RNNRegressor else np.where(noisy > 0, "p", "n")
-    est = Estimator(
-        hidden_layer_sizes=(8,),
-        max_iter=30,
-        early_stopping=True,
-        validation_fraction=0.25,
-        learning_rate_init=0.05,
-        n_iter_no_change=100,
-        random_state=0,
-    ).fit(X, y)
-    scores = est.validation_scores_
-    assert len(scores) == est.n_iter_ == 30
-    assert max(scores) == est.best_validation_score_
-    assert int(np.argmax(scores)) < est.n_iter_ - 1  # restoring matters here
-    val = _validation_rows(est, len(X))
-    assert est.score(X[val], y[val]) == pytest.approx(est.best_validation_score_)
-    assert est.best_loss_ is None
-
-
-def test_lbfgs_ignores_early_stopping_and_trains_on_all_data():
-    X = _array()
-    y = X[:, :, 0].sum(axis=1)
-    params = {**SMALL, "solver": "lbfgs"}
-    plain = RNNRegressor(**params).fit(X, y)
-    early = RNNRegressor(**params, early_stopping=True).fit(X, y)
-    assert early.validation_scores_ is None and early.best_validation_score_ is None
-    assert early.loss_curve_ == plain.loss_curve_
-    assert_array_equal(early.predict(X), plain.predict(X))
-
-
 # ------------------------------------------------------------------------ dtypes
 
 
@@ -345,129 +203,6 @@ def test_per_step_targets_are_never_modified(Estimator):
     est.predict(X)
     est.score(X, y)
     _assert_same((X, y), before)
-
-
-# ----------------------------------------------------------- PyTorch weights
-
-TORCH = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-STACKS = [((4,), False), ((4, 4), True)]
-
-
-def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0):
-    """A torch recurrent module and linear head, and their joint state dict."""
-    torch.manual_seed(seed)
-    rnn = TORCH[cell](
-        n_features,
-        sizes[0],
-        num_layers=len(sizes),
-        batch_first=True,
-        bidirectional=bidirectional,
-    ).double()
-    head = torch.nn.Linear(sizes[0] * (1 + bidirectional), n_out).double()
-    state = {k: v.numpy().copy() for k, v in rnn.state_dict().items()}
-    state.update({f"head.{k}": v.numpy().copy() for k, v in head.state_dict().items()})
-    return rnn, head, state
-
-
-def _torch_raw(rnn, head, seqs, return_sequences=False):
-    """Head outputs on the last state (or every step) of variable-length input."""
-    lengths = [len(s) for s in seqs]
-    X = np.zeros((len(seqs), max(lengths), seqs[0].shape[1]))
-    for i, s in enumerate(seqs):
-        X[i, : len(s)] = s
-    with torch.no_grad():
-        if return_sequences:
-            out, _ = rnn(torch.from_numpy(X))
-            return head(out).numpy()
-        packed = pack_padded_sequence(
-            torch.from_numpy(X), lengths, batch_first=True, enforce_sorted=False
-        )
-        _, state = rnn(packed)
-        h = state[0] if isinstance(rnn, torch.nn.LSTM) else state
-        last = torch.cat([h[-2], h[-1]], dim=1) if rnn.bidirectional else h[-1]
-        return head(last).numpy()
-
-
-@pytest.mark.parametrize("sizes, bidirectional", STACKS)
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_state_dict_has_torch_keys_and_shapes(cell, sizes, bidirectional):
-    X = _array(F=3)
-    y = np.stack([X.sum(axis=(1, 2)), X[:, -1, 0]], axis=1)
-    reg = RNNRegressor(
-        cell, sizes, bidirectional=bidirectional, max_iter=1, random_state=0
-    ).fit(X, y)
-    _, _, state = _torch_net(cell, sizes, bidirectional, 3, 2)
-    assert list(reg.state_dict_) == list(state)
-    assert {k: v.shape for k, v in reg.state_dict_.items()} == {
-        k: v.shape for k, v in state.items()
-    }
-
-
-@pytest.mark.parametrize("sizes, bidirectional", STACKS)
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_regressor_with_torch_weights_predicts_torch_output(cell, sizes, bidirectional):
-    X = _ragged(F=3)
-    y = np.stack([[x.sum() for x in X], [x[-1, 0] for x in X]], axis=1)
-    reg = RNNRegressor(
-        cell, sizes, bidirectional=bidirectional, max_iter=1, random_state=0
-    ).fit(X, y)
-    rnn, head, state = _torch_net(cell, sizes, bidirectional, 3, 2)
-    reg.load_state_dict(state)
-    expected = _torch_raw(rnn, head, X) * reg.target_scale_ + reg.target_mean_
-    assert_allclose(reg.predict(X), expected, rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_per_step_regressor_with_torch_weights_predicts_torch_output(cell):
-    X = _array(F=3)
-    y = X.cumsum(axis=1)[:, :, 0]
-    reg = RNNRegressor(cell, (4,), return_sequences=True, max_iter=1, random_state=0)
-    reg.fit(X, y)
-    rnn, head, state = _torch_net(cell, (4,), False, 3, 1)
-    reg.load_state_dict(state)
-    raw = _torch_raw(rnn, head, list(X), return_sequences=True)[:, :, 0]
-    expected = raw * reg.target_scale_[0] + reg.target_mean_[0]
-    assert_allclose(reg.predict(X), expected, rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("n_classes", [2, 3])
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_classifier_with_torch_weights_gives_torch_probabilities(cell, n_classes):
-    X = _ragged(F=3)
-    y = np.arange(len(X)) % n_classes
-    clf = RNNClassifier(cell, (4,), max_iter=1, random_state=0).fit(X, y)
-    n_out = 1 if n_classes == 2 else n_classes
-    rnn, head, state = _torch_net(cell, (4,), False, 3, n_out)
-    clf.load_state_dict(state)
-    logits = torch.from_numpy(_torch_raw(rnn, head, X))
-    if n_classes == 2:
-        p = torch.sigmoid(logits).numpy()[:, 0]
-        expected = np.stack([1 - p, p], axis=1)
-    else:
-        expected = torch.softmax(logits, dim=1).numpy()
-    assert_allclose(clf.predict_proba(X), expected, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize(
-    "change, match",
-    [
-        (lambda s: s.pop("weight_hh_l0"), r"missing \['weight_hh_l0'\]"),
-        (lambda s: s.update(bogus=np.zeros(1)), r"unexpected \['bogus'\]"),
-        (lambda s: s.update({"head.weight": np.zeros((1, 5))}), r"head\.weight.*shape"),
-        (lambda s: s["bias_ih_l0"].__setitem__(0, np.nan), r"bias_ih_l0.*NaN"),
-    ],
-    ids=["missing", "unexpected", "shape", "nan"],
-)
-def test_load_state_dict_rejects_bad_weights_and_keeps_old_ones(change, match):
-    X = _array(F=3)
-    reg = RNNRegressor("gru", (4,), max_iter=1, random_state=0)
-    reg.fit(X, X.sum(axis=(1, 2)))
-    before = copy.deepcopy(reg.state_dict_)
-    _, _, state = _torch_net("gru", (4,), False, 3, 1)
-    change(state)
-    with pytest.raises(ValueError, match=match):
-        reg.load_state_dict(state)
-    assert _weights_equal(reg.state_dict_, before)
 
 
 # --------------------------------------------------------------- bad input
@@ -620,106 +355,6 @@ def test_classifier_partial_fit_needs_classes_first():
     clf.partial_fit(*GOOD[RNNClassifier], classes=["down", "up"])
     with pytest.raises(ValueError, match="not the same"):
         clf.partial_fit(*GOOD[RNNClassifier], classes=["down", "up", "flat"])
-
-
-# ------------------------------------------------- divergence and convergence
-
-
-def _exploding(max_iter=20, **params):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(30, 5, 1)) * 1e3
-    y = X.sum(axis=(1, 2)) * 1e6
-    reg = RNNRegressor(
-        "rnn",
-        (4,),
-        nonlinearity="relu",
-        solver="sgd",
-        learning_rate_init=1e4,
-        clip_norm=None,
-        max_iter=max_iter,
-        random_state=0,
-    )
-    return reg.set_params(**params), X, y
-
-
-def test_divergence_in_the_first_epoch_leaves_no_fitted_model():
-    reg, X, y = _exploding(batch_size=5)
-    with pytest.raises(DivergenceError, match="diverged in epoch 1.* unfitted") as err:
-        reg.fit(X, y)
-    assert (err.value.epoch, err.value.model_kept) == (1, False)
-    assert err.value.loss_curve == err.value.grad_norm_curve == []
-    with pytest.raises(NotFittedError):
-        reg.predict(X)
-    assert [k for k in vars(reg) if k.endswith("_")] == []
-
-
-@pytest.mark.parametrize(
-    "early_stopping, kept",
-    [(False, "weights of epoch"), (True, "weights with the best")],
-)
-def test_divergence_keeps_the_weights_of_the_last_completed_epoch(early_stopping, kept):
-    reg, X, y = _exploding(early_stopping=early_stopping)
-    with pytest.raises(DivergenceError, match=f"clip_norm.*keeps the {kept}") as err:
-        reg.fit(X, y)
-    epoch = err.value.epoch
-    assert epoch >= 2 and err.value.model_kept
-    assert len(err.value.loss_curve) == len(err.value.grad_norm_curve) == epoch - 1
-    assert reg.n_iter_ == epoch - 1 and reg.loss_curve_ == err.value.loss_curve
-    # exactly the model that training for the completed epochs alone gives
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        short = clone(reg).set_params(max_iter=epoch - 1).fit(X, y)
-    for k, w in short.state_dict_.items():
-        assert_array_equal(reg.state_dict_[k], w)
-    assert np.isfinite(reg.predict(X)).all()
-
-
-@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
-def test_divergence_before_an_epoch_completes_keeps_the_previous_model(how):
-    reg, X, y = _exploding(max_iter=3, learning_rate_init=1e-6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        reg.fit(X, y / 1e9)
-    reg.set_params(learning_rate_init=1e4, batch_size=5)
-
-    def snapshot():
-        weights = {k: v.copy() for k, v in reg.state_dict_.items()}
-        return weights, reg.n_iter_, reg.predict(X)
-
-    before = snapshot()
-    with pytest.raises(DivergenceError, match="model it had before") as err:
-        if how == "partial_fit":  # the calls before the failing one succeed
-            for _ in range(20):
-                reg.partial_fit(X, y)
-                before = snapshot()
-        else:
-            reg.set_params(warm_start=True).fit(X, y)
-    assert not err.value.model_kept
-    weights, n_iter, expected = before
-    assert_array_equal(reg.predict(X), expected)
-    for k, w in weights.items():
-        assert_array_equal(reg.state_dict_[k], w)
-    assert reg.n_iter_ == n_iter
-
-
-@pytest.mark.parametrize(
-    "solver, match", [("adam", "Maximum iterations"), ("lbfgs", "failed to converge")]
-)
-def test_convergence_warning_when_max_iter_is_reached(solver, match):
-    reg = RNNRegressor(**{**SMALL, "max_iter": 2}, solver=solver, tol=0.0)
-    with pytest.warns(ConvergenceWarning, match=match):
-        reg.fit(*GOOD[RNNRegressor])
-    assert reg.n_iter_ == 2
-
-
-def test_verbose_prints_one_line_per_epoch(capsys):
-    reg = RNNRegressor(**{**SMALL, "max_iter": 4}, verbose=True, n_iter_no_change=100)
-    reg.fit(*GOOD[RNNRegressor])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == reg.n_iter_ == 4
-    assert all("loss" in line for line in lines)
-    RNNRegressor(**SMALL).fit(*GOOD[RNNRegressor])
-    assert capsys.readouterr().out == ""
 
 
 # -------------------------------------------------------------- output layouts
