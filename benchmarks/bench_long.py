@@ -1,0 +1,101 @@
+"""Time the dilated causal convolutions against the recurrent cells on long sequences.
+
+Run from the repository root::
+
+    python benchmarks/bench_long.py            # about a minute
+    python benchmarks/bench_long.py --quick
+
+The recurrent cells loop over time: every step costs a few dozen NumPy calls
+whatever the batch, so on long sequences with little work per step (few
+sequences, few units) they are bound by that per-step overhead.
+``cell="wavenet"`` has no loop over time; its cost is proportional to
+``batch * steps * channels**2 * layers``. For sequence lengths from 100 to 4000
+steps and batches of 1 and 16 series (one feature, float32) it times one
+training step (forward, backward, Adam) and one prediction of a one-layer rnn /
+lstm / gru of 32 units and of a WaveNet stack of 8 layers (receptive field 256
+steps) with ``--channels`` channels (default 8: about as many parameters as the
+GRU). The ratio is each model's median time over the WaveNet stack's at the
+same batch and length, measured in the same run (above 1: WaveNet is faster).
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+# The repository's skrnn unless PYTHONPATH names another (to compare versions).
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _common import SkrnnModel, cpu_count, fmt_time, print_table, timeit  # noqa: E402
+
+from skrnn import _parallel  # noqa: E402
+
+LENGTHS = [100, 1000, 4000]
+BATCHES = [1, 16]
+F, H, WAVENET_LAYERS = 1, 32, 8
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="up to 1000 steps")
+    parser.add_argument("--threads", type=int, default=cpu_count())
+    parser.add_argument("--channels", type=int, default=8, help="WaveNet channels")
+    args = parser.parse_args(argv)
+    _parallel.set_max_threads(args.threads)
+    lengths = LENGTHS[:2] if args.quick else LENGTHS
+    C = args.channels
+    models = {
+        f"wavenet {WAVENET_LAYERS}x{C}": SkrnnModel(
+            "wavenet", F, C, np.float32, layers=WAVENET_LAYERS
+        ),
+        f"rnn {H}": SkrnnModel("rnn", F, H, np.float32),
+        f"lstm {H}": SkrnnModel("lstm", F, H, np.float32),
+        f"gru {H}": SkrnnModel("gru", F, H, np.float32),
+    }
+    print(f"\n### {F} feature, float32; times in ms; parameters:")
+    for name, model in models.items():
+        print(f"  {name}: {sum(p.size for p in model.params.values())}")
+    print()
+    rows = []
+    for B, T in [(B, T) for B in BATCHES for T in lengths]:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((B, T, F)).astype(np.float32)
+        y = rng.standard_normal((B, 1)).astype(np.float32)
+        times = {}
+        with threadpool_limits(limits=1, user_api="blas"):
+            for name, model in models.items():
+                times[name] = (
+                    timeit(lambda m=model, X=X, y=y: m.train_step(X, y), 0.5),
+                    timeit(lambda m=model, X=X: m.predict(X), 0.5),
+                )
+        ref_train, ref_pred = (s[0] for s in next(iter(times.values())))
+        for name, (train, pred) in times.items():
+            rows.append(
+                [
+                    name,
+                    B,
+                    T,
+                    fmt_time(train),
+                    f"{train[0] / ref_train:.2f}",
+                    fmt_time(pred),
+                    f"{pred[0] / ref_pred:.2f}",
+                ]
+            )
+        print("  done", B, T, flush=True)
+    header = [
+        "model",
+        "batch",
+        "steps",
+        "train step",
+        "/ wavenet",
+        "predict",
+        "/ wavenet",
+    ]
+    print_table(header, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
