@@ -8,7 +8,8 @@ Run from the repository root::
 
 Both libraries get the same number of threads (``--threads``, default: all cores):
 ``torch.set_num_threads`` for PyTorch; for skrnn the setting the estimators use
-(single-threaded BLAS, the batch sharded over ``--threads`` Python threads).
+(BLAS on one thread except the recurrent layers' matrix products, the batch of
+the largest gated layers sharded over ``--threads`` Python threads).
 Times are medians with [min-max] in milliseconds; ``ratio`` is skrnn / PyTorch
 (below 1 means skrnn is faster).
 """
@@ -319,7 +320,10 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
     _parallel.set_max_threads(args.threads)
-    print(f"skrnn: BLAS 1 thread, batch sharded over up to {args.threads} threads")
+    print(
+        f"skrnn: BLAS 1 thread, recurrent GEMMs and batch shards on up to "
+        f"{args.threads} threads"
+    )
     with threadpool_limits(limits=args.threads):
         if args.only in (None, "steps"):
             for dtype in (np.float32, np.float64) if args.float64 else (np.float32,):

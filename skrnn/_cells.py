@@ -36,12 +36,24 @@ class _Cell:
     overwrites each step's gate values (read for the last time at that step) with
     their gradient, so BPTT keeps no second ``(T, B, n_gates * H)`` buffer. A cell
     must therefore read everything it needs from ``cache["gates"][t]`` before (or
-    while) writing ``dgates[t]``.
+    while) writing ``dgates[t]``. A cell whose hidden projection enters its gates
+    differently from the input projection (GRU: the reset gate multiplies it) sets
+    :attr:`separate_hh_gates` and also writes the gradient of ``h_{t-1} @
+    weight_hh.T`` for step ``t`` into the ``(B, n_gates * H)`` buffer ``dhg``; the
+    scan then keeps the differing columns in the step buffer
+    :attr:`hh_grad_buffer`, whose step ``t`` the cell no longer needs.
     """
 
     n_gates = 1
     hidden_carries = ()  # names of carries besides the visible state "h"
-    separate_hh_grad = False  # True when d(h @ W_hh.T) differs from d(gates)
+    # (T, B, H) buffers of per-step values the backward pass reads, allocated by
+    # the scan for the whole batch (each shard works on its rows)
+    step_buffers = ()
+    # trailing gate blocks where d(h @ W_hh.T) differs from d(gates), and the
+    # step buffer the scan overwrites with those columns of it, step by step, once
+    # backward(t) has read step t (for the weight gradient after the loop)
+    separate_hh_gates = 0
+    hh_grad_buffer = None
 
     def forward_weights(self, w_ih, w_hh, bias, hidden_size):
         """``(w_ih, w_hh, bias)`` the forward projections use (default: as given)."""
@@ -63,7 +75,7 @@ class _Cell:
         """Bias added to the input projection before the loop (one add, not T)."""
         return b_ih + b_hh
 
-    def alloc(self, n_steps, batch, hidden_size, dtype):
+    def alloc(self, batch, hidden_size, dtype):
         """Extra forward buffers the cell keeps for its backward pass."""
         return {}
 
@@ -110,14 +122,14 @@ class LSTMCell(_Cell):
 
     n_gates = 4
     hidden_carries = ("c",)
+    step_buffers = ("tanh_c",)
 
     @staticmethod
     def init_biases(b_ih, b_hh, hidden_size):
         b_ih[hidden_size : 2 * hidden_size] = 1.0
 
-    def alloc(self, n_steps, batch, hidden_size, dtype):
+    def alloc(self, batch, hidden_size, dtype):
         return {
-            "tanh_c": np.empty((n_steps, batch, hidden_size), dtype),
             "tmp": np.empty((batch, hidden_size), dtype),
             "tmp2": np.empty((batch, hidden_size), dtype),
         }
@@ -203,16 +215,17 @@ class GRUCell(_Cell):
     """
 
     n_gates = 3
-    separate_hh_grad = True
+    step_buffers = ("hn",)
+    separate_hh_gates = 1  # the candidate n: r * d(n_pre)
+    hh_grad_buffer = "hn"
 
     def folded_bias(self, b_ih, b_hh, hidden_size):
         bias = b_ih.copy()
         bias[: 2 * hidden_size] += b_hh[: 2 * hidden_size]
         return bias
 
-    def alloc(self, n_steps, batch, hidden_size, dtype):
+    def alloc(self, batch, hidden_size, dtype):
         return {
-            "hn": np.empty((n_steps, batch, hidden_size), dtype),
             "tmp": np.empty((batch, hidden_size), dtype),
             "tmp2": np.empty((batch, hidden_size), dtype),
         }
@@ -240,7 +253,7 @@ class GRUCell(_Cell):
         # dgates[t] is cache["gates"][t]: each gate slot is read for the last time
         # as its gradient is written into it.
         H = dh.shape[1]
-        d, dhh = dgates[t], dhg[t]
+        d, dhh = dgates[t], dhg
         r, z, n = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
         tmp, tmp2 = cache["tmp"], cache["tmp2"]
         # dz_pre = dh * (h_prev - n) * z * (1 - z), into tmp2
@@ -366,7 +379,7 @@ class StatalCell(_Cell):
     def init_biases(b_ih, b_hh, hidden_size):
         b_ih[:] = StatalCell.initial_bias
 
-    def alloc(self, n_steps, batch, hidden_size, dtype):
+    def alloc(self, batch, hidden_size, dtype):
         K, H = self.n_states, hidden_size
         return {
             "rho": self.rho.astype(dtype)[:, None],

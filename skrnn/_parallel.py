@@ -1,22 +1,54 @@
-"""Batch sharding for the recurrent scan: a fixed split, run on up to two threads."""
+"""Threads of the recurrent scan: a fixed batch split, BLAS threads for its GEMMs."""
 
+import contextlib
 import os
 import threading
 
-__all__ = ["batch_shards", "max_threads", "run_shards", "set_max_threads"]
+from threadpoolctl import ThreadpoolController
+
+__all__ = [
+    "batch_shards",
+    "gemm_threads",
+    "max_threads",
+    "run_shards",
+    "set_max_threads",
+]
 
 #: Fewest multiply-adds per shard in one step's recurrent GEMM (rows x gate width x
-#: state width) worth a shard of its own. Below it the second thread's hand-offs
-#: of the GIL (a step is ~15 short NumPy calls) and the doubled per-call overhead
-#: cost more than the work it takes over. Measured with
-#: ``benchmarks/bench_torch.py`` on a shared 2-core machine: sharding paid at
-#: (batch, hidden) = (128, 256) for every cell and lost at (64, 128) and below.
-MIN_SHARD_WORK = 4_000_000
+#: state width) worth a shard of its own. Sharding runs each half's elementwise
+#: gate work on its own core, but pays the GIL hand-offs of two Python threads
+#: (a step is ~15 short NumPy calls); the alternative is one thread with the
+#: recurrent GEMMs on both cores (:func:`gemm_threads`). Measured on a 2-core
+#: machine (training step, float32): sharding won only for gated cells with 256
+#: units and at least 128 rows (by 0-10%), and lost by 20-60% at (batch,
+#: hidden) = (64, 256), (256, 128), (512, 64), and for the Elman cell everywhere.
+MIN_SHARD_WORK = 12_000_000
+
+#: Fewest gate values per state value (``width / depth``) for sharding: gated
+#: cells (LSTM 4, GRU 3) have enough elementwise work per GEMM multiply-add to
+#: share; the Elman and statal cells (1 or less) do not.
+MIN_SHARD_GATES = 3
 
 #: Fewest batch rows in a shard.
 MIN_SHARD_ROWS = 8
 
+#: Fewest multiply-adds in one matrix product worth a second BLAS thread: below
+#: it OpenBLAS runs one thread anyway (its ``GEMM_MULTITHREAD_THRESHOLD`` of 4
+#: times 65536), so switching the thread count would only cost time.
+MIN_GEMM_THREAD_WORK = 4 * 65536
+
 _MAX_THREADS = None
+
+#: The BLAS libraries loaded with NumPy and SciPy, found once at import.
+_BLAS = ThreadpoolController().select(user_api="blas")
+
+#: Whether every loaded BLAS is OpenBLAS, whose multi-threaded GEMM hands each
+#: thread whole blocks of the output and never splits the sum over the inner
+#: dimension, so a product's numbers do not depend on its thread count (its dot
+#: products and matrix-vector products do split the sum: they stay on one thread).
+_THREAD_INVARIANT_GEMM = bool(_BLAS.lib_controllers) and all(
+    lib.internal_api == "openblas" for lib in _BLAS.lib_controllers
+)
 
 #: Environment variables joblib / loky set in parallel workers to share the cores.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -69,6 +101,44 @@ def set_max_threads(n):
     _MAX_THREADS = n
 
 
+def gemm_threads(m, k, n):
+    """Context for a loop of ``(m, k) @ (k, n)`` products: BLAS on every thread.
+
+    Training and prediction run BLAS on one thread (``threadpool_limits``), so
+    that no thread count ever changes a number. Inside the scan of an unsharded
+    batch the second core would then idle, while the recurrent product is half
+    of each step's time. This context raises BLAS to :func:`max_threads` for such
+    a loop when that changes no number and pays:
+
+    - the BLAS is OpenBLAS, whose GEMM results do not depend on the thread count
+      (``tests/test_parallel.py`` checks it for the scan);
+    - the products are true GEMMs: no dimension is 1, which NumPy would hand to
+      a matrix-vector or dot routine that splits its sums between threads;
+    - each product has at least :data:`MIN_GEMM_THREAD_WORK` multiply-adds.
+
+    Otherwise it changes nothing. Never use it around :func:`run_shards`: the
+    shards' threads keep BLAS on one thread each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn._parallel import gemm_threads
+    >>> with gemm_threads(64, 128, 512):
+    ...     out = np.ones((64, 128)) @ np.ones((128, 512))
+    >>> float(out[0, 0])
+    128.0
+    """
+    n_threads = max_threads()
+    if (
+        n_threads < 2
+        or not _THREAD_INVARIANT_GEMM
+        or min(m, k, n) < 2
+        or m * k * n < MIN_GEMM_THREAD_WORK
+    ):
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=n_threads)
+
+
 def batch_shards(batch, width, depth):
     """Fixed split of the batch rows into independent shards.
 
@@ -96,7 +166,11 @@ def batch_shards(batch, width, depth):
     >>> batch_shards(128, 1024, 256)
     [slice(0, 64, None), slice(64, 128, None)]
     """
-    if batch < 2 * MIN_SHARD_ROWS or batch * width * depth < 2 * MIN_SHARD_WORK:
+    if (
+        batch < 2 * MIN_SHARD_ROWS
+        or width < MIN_SHARD_GATES * depth
+        or batch * width * depth < 2 * MIN_SHARD_WORK
+    ):
         return [slice(0, batch)]
     half = (batch + 1) // 2
     return [slice(0, half), slice(half, batch)]

@@ -1,9 +1,11 @@
 """The one loop over time: a recurrent layer as a scan of a cell, forward, backward."""
 
+import contextlib
+
 import numpy as np
 
 from ._cells import CELLS
-from ._parallel import batch_shards, run_shards
+from ._parallel import batch_shards, gemm_threads, run_shards
 
 __all__ = [
     "init_direction",
@@ -117,11 +119,14 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
     cache = {"gates": np.empty((T, B, GH), dtype), "h": np.empty((T + 1, B, V), dtype)}
     for name in cell.hidden_carries:
         cache[name] = np.empty((T + 1, B, H), dtype)
+    for name in cell.step_buffers:
+        cache[name] = np.empty((T, B, H), dtype)
     gates = cache["gates"]
     w_ih, w_hh_fwd, bias = cell.forward_weights(
         w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
     )
-    np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
+    with gemm_threads(T * B, F, GH):
+        np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
     gates += bias
     carries = ("h", *cell.hidden_carries)
     for name in carries:
@@ -129,13 +134,13 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
             cache[name][0] = 0
         else:
             cache[name][0] = carry0[name]
-    names = ("gates", *carries)
+    names = ("gates", *carries, *cell.step_buffers)
     # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
     w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
 
     def run(rows):
         shard = {name: cache[name][:, rows] for name in names}
-        shard.update(cell.alloc(T, shard["h"].shape[1], H, dtype))
+        shard.update(cell.alloc(shard["h"].shape[1], H, dtype))
         _forward_rows(
             cell,
             shard,
@@ -147,7 +152,10 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
         return shard
 
     rows = batch_shards(B, GH, V)
-    cache["shards"] = list(zip(rows, run_shards(run, rows), strict=True))
+    # an unsharded batch gives the recurrent products both cores instead
+    with gemm_threads(B, V, GH) if len(rows) == 1 else contextlib.nullcontext():
+        shards = run_shards(run, rows)
+    cache["shards"] = list(zip(rows, shards, strict=True))
     cache["valid"] = valid
     cache["rec_mask"] = rec_mask
     return cache
@@ -206,9 +214,12 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     dtype = X.dtype
     # The gate buffer becomes the gate gradient, step by step (see ``_Cell``).
     dgates = cache["gates"]
-    dhg = np.empty((T, B, GH), dtype) if cell.separate_hh_grad else dgates
     rec_mask, valid = cache["rec_mask"], cache["valid"]
     H = GH // cell.n_gates
+    # Where the hidden-side gradient differs (GRU's candidate), its history goes
+    # into a step buffer the cell has done with: BPTT keeps no second buffer.
+    split = GH - cell.separate_hh_gates * H
+    hh_only = cache[cell.hh_grad_buffer] if split < GH else None
 
     def run(item):
         rows, shard = item
@@ -226,7 +237,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             w_hh,
             b_hh,
             dgates[:, rows],
-            dhg[:, rows],
+            None if hh_only is None else hh_only[:, rows],
             None if dY is None else dY[:, rows],
             start("h", V),
             dcarry,
@@ -234,7 +245,9 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             None if rec_mask is None else rec_mask[rows],
         )
 
-    results = run_shards(run, cache["shards"])
+    shards = cache["shards"]
+    with gemm_threads(B, GH, V) if len(shards) == 1 else contextlib.nullcontext():
+        results = run_shards(run, shards)
     if len(results) == 1:
         dh_rec, dcarry = results[0]
     else:
@@ -244,26 +257,48 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             for name in results[0][1]
         }
     dg_flat = dgates.reshape(T * B, GH)
-    dhg_flat = dhg.reshape(T * B, GH)
     h_prev = cache["h"][:-1]
     if rec_mask is not None:
         h_prev = h_prev * rec_mask
-    grads = [
-        dg_flat.T @ X.reshape(T * B, F),
-        dhg_flat.T @ h_prev.reshape(T * B, V),
-        dg_flat.sum(axis=0),
-        dhg_flat.sum(axis=0),
-    ]
-    dX = (dg_flat @ w_ih).reshape(T, B, F) if need_dX else None
+    h_prev = h_prev.reshape(T * B, V)
+    with gemm_threads(GH, T * B, F):
+        grad_ih = dg_flat.T @ X.reshape(T * B, F)
+    grad_bih = dg_flat.sum(axis=0)
+    if hh_only is None:
+        with gemm_threads(GH, T * B, V):
+            grad_hh = dg_flat.T @ h_prev
+        grad_bhh = grad_bih.copy()
+    else:
+        grad_hh = np.empty_like(w_hh)
+        grad_bhh = np.empty_like(b_hh)
+        parts = (
+            (slice(0, split), dg_flat[:, :split]),
+            (slice(split, GH), hh_only.reshape(T * B, GH - split)),
+        )
+        for cols, d in parts:
+            with gemm_threads(d.shape[1], T * B, V):
+                # matmul reads the strided slice in place (np.dot would copy it)
+                np.matmul(d.T, h_prev, out=grad_hh[cols])
+            grad_bhh[cols] = d.sum(axis=0)
+    grads = [grad_ih, grad_hh, grad_bih, grad_bhh]
+    dX = None
+    if need_dX:
+        with gemm_threads(T * B, GH, F):
+            dX = (dg_flat @ w_ih).reshape(T, B, F)
     return dX, {"h": dh_rec, **dcarry}, grads
 
 
 def _backward_rows(
-    cell, cache, w_hh, b_hh, dgates, dhg, dY, dh_rec, dcarry, pad, rec_mask
+    cell, cache, w_hh, b_hh, dgates, hh_only, dY, dh_rec, dcarry, pad, rec_mask
 ):
-    """The reverse loop over time for one shard of rows; returns (dh0, dcarry0)."""
-    T = dgates.shape[0]
+    """The reverse loop over time for one shard of rows; returns (dh0, dcarry0).
+
+    ``hh_only`` (or None) receives, step by step, the last columns of the
+    hidden-side gate gradient, where it differs from ``dgates``.
+    """
+    T, _, GH = dgates.shape
     dh = np.empty_like(dh_rec)
+    dhg = None if hh_only is None else np.empty(dgates.shape[1:], dgates.dtype)
     for t in range(T - 1, -1, -1):
         if dY is None:
             dh[...] = dh_rec
@@ -278,7 +313,11 @@ def _backward_rows(
                 np.copyto(dcarry[name], 0, where=p)
         direct, new_carry = cell.backward(t, dh, dcarry, cache, dgates, dhg, b_hh)
         dcarry.update(new_carry)
-        np.dot(dhg[t], w_hh, out=dh_rec)
+        if dhg is None:
+            np.dot(dgates[t], w_hh, out=dh_rec)
+        else:
+            np.dot(dhg, w_hh, out=dh_rec)
+            hh_only[t] = dhg[:, GH - hh_only.shape[2] :]
         if rec_mask is not None:
             dh_rec *= rec_mask
         if direct is not None:

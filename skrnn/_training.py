@@ -499,9 +499,9 @@ def fit_lbfgs(arch, loss, state, data, hyper):
 def train(arch, loss, state, data, hyper, rng, score_fn=None, incremental=False):
     """Train ``state.params`` in place with the solver named in ``hyper``.
 
-    BLAS runs single-threaded here: the per-step matrix products are small, and a
-    second BLAS thread costs more in synchronisation than it saves (and
-    oversubscribes the machine under ``n_jobs`` parallel searches).
+    BLAS runs single-threaded here, so no thread count changes a number; the
+    recurrent layers raise it for their own matrix products where that is exact
+    (``skrnn._parallel.gemm_threads``).
     """
     # overflow is detected (non-finite loss or gradient) and raised as a
     # DivergenceError, so NumPy's own overflow warnings would only add noise

@@ -1,11 +1,14 @@
-"""Batch sharding of the scan: a fixed split that changes no number."""
+"""Threads of the scan: a fixed batch split and BLAS threads that change no number."""
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skrnn import _parallel
+from skrnn import _recurrent as recurrent
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, init_params, loss_and_grad
+from skrnn._recurrent import init_direction, make_cell, scan_backward, scan_forward
 
 
 def _run(cell, bidirectional):
@@ -35,6 +38,7 @@ def test_sharded_scan_equals_the_unsharded_scan(monkeypatch, cell, bidirectional
     whole = _run(cell, bidirectional)
     monkeypatch.setattr(_parallel, "MIN_SHARD_WORK", 1)
     monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 1)
+    monkeypatch.setattr(_parallel, "MIN_SHARD_GATES", 0)
     assert len(_parallel.batch_shards(9, 4, 4)) == 2
     for threads in (1, 2):
         _parallel.set_max_threads(threads)
@@ -50,7 +54,68 @@ def test_sharded_scan_equals_the_unsharded_scan(monkeypatch, cell, bidirectional
 def test_split_depends_on_shape_only_and_respects_worker_budget(monkeypatch):
     assert _parallel.batch_shards(64, 512, 128) == [slice(0, 64)]
     assert _parallel.batch_shards(128, 1024, 256) == [slice(0, 64), slice(64, 128)]
+    # the Elman cell's elementwise work is too small to share: never sharded
+    assert _parallel.batch_shards(512, 256, 256) == [slice(0, 512)]
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert _parallel.max_threads() == 1
     with pytest.raises(ValueError, match="positive int"):
         _parallel.set_max_threads(0)
+
+
+def _blas_threads():
+    return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+
+def _raises_threads():
+    """Whether gemm_threads may raise BLAS threads here (OpenBLAS, 2+ cores)."""
+    return _parallel._THREAD_INVARIANT_GEMM and _parallel.max_threads() >= 2
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
+    # An unsharded batch above the GEMM threshold: with two threads allowed, the
+    # loops over time of an OpenBLAS build run their products on two BLAS
+    # threads, and every output and gradient is bit for bit the one-thread one.
+    c = make_cell(cell)
+    rng = np.random.RandomState(0)
+    params = init_direction(rng, c, 5, 96, dtype)
+    X = rng.normal(size=(6, 40, 5)).astype(dtype)
+    dY = rng.normal(size=(6, 40, 96)).astype(dtype)
+    seen = []
+    for name in ("_forward_rows", "_backward_rows"):
+        loop = getattr(recurrent, name)
+
+        def spy(*args, loop=loop):
+            seen.append(_blas_threads())
+            return loop(*args)
+
+        monkeypatch.setattr(recurrent, name, spy)
+    assert len(_parallel.batch_shards(40, c.n_gates * 96, 96)) == 1
+    raised = _raises_threads()
+    results = []
+    for threads in (1, 2):
+        _parallel.set_max_threads(threads)
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                cache = scan_forward(c, params, X)
+                h = cache["h"].copy()
+                dX, d0, grads = scan_backward(c, params, X, cache, dY)
+        finally:
+            _parallel.set_max_threads(None)
+        results.append([h, dX, d0["h"], *grads])
+    assert seen == [1, 1] + [2 if raised else 1] * 2
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gemm_threads_only_for_true_products_worth_it():
+    with threadpool_limits(limits=1, user_api="blas"):
+        with _parallel.gemm_threads(64, 128, 512):
+            assert _blas_threads() == (2 if _raises_threads() else 1)
+        assert _blas_threads() == 1
+        with _parallel.gemm_threads(1, 4096, 4096):  # NumPy: a vector product
+            assert _blas_threads() == 1
+        with _parallel.gemm_threads(8, 8, 8):  # OpenBLAS: one thread anyway
+            assert _blas_threads() == 1

@@ -1,6 +1,7 @@
 """Tests of skrnn._recurrent: reversal, bidirectional layers, layer gradients, init."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -218,6 +219,27 @@ def test_scan_leaves_caller_arrays_alone(cell_name):
     scan_backward(cell, params, X, cache, dY, dT)
     for a, b in zip(inputs, copies, strict=True):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_backward_keeps_no_second_sequence_buffer(cell_name):
+    # BPTT's memory is what the forward pass keeps: the backward pass turns the
+    # gate buffer (and, for the GRU, its candidate's hidden projection) into
+    # gradients in place, so it allocates less than one (T, B, H) buffer more.
+    T, B, F, H = 40, 16, 3, 24
+    rng = np.random.RandomState(0)
+    cell = make_cell(cell_name)
+    params = _random_direction(rng, cell, F, H)
+    X = rng.standard_normal((T, B, F))
+    dY = rng.standard_normal((T, B, cell.output_size(H)))
+    cache = scan_forward(cell, params, X)
+    tracemalloc.start()
+    try:
+        scan_backward(cell, params, X, cache, dY)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < T * B * H * X.itemsize, peak
 
 
 def test_make_cell_builds_the_registered_class():
