@@ -206,7 +206,13 @@ def test_registered_cells_follow_the_contract(name):
         assert bias.shape == (cell.n_gates * H,)
         assert_array_equal(b_ih, b_ih0)
         assert_array_equal(b_hh, b_hh0)
-        assert isinstance(cell.alloc(2, 3, H, np.float32), dict)
+        assert isinstance(cell.alloc(3, H, np.float32), dict)
+    # a separate hidden-side gradient is kept in one of the cell's step buffers
+    assert 0 <= cell.separate_hh_gates < cell.n_gates
+    if cell.separate_hh_gates:
+        assert cell.hh_grad_buffer in cell.step_buffers
+    else:
+        assert cell.hh_grad_buffer is None
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
