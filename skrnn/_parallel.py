@@ -116,8 +116,8 @@ def gemm_threads(m, k, n):
       a matrix-vector or dot routine that splits its sums between threads;
     - each product has at least :data:`MIN_GEMM_THREAD_WORK` multiply-adds.
 
-    Otherwise it changes nothing. Never use it around :func:`run_shards`: the
-    shards' threads keep BLAS on one thread each.
+    Otherwise it changes nothing. :func:`run_shards` uses it for an unsharded
+    batch; parallel shards keep BLAS on one thread each.
 
     Examples
     --------
@@ -176,18 +176,30 @@ def batch_shards(batch, width, depth):
     return [slice(0, half), slice(half, batch)]
 
 
-def run_shards(fn, items):
+def run_shards(fn, items, gemm):
     """``[fn(item) for item in items]``, on parallel threads when allowed.
 
     NumPy releases the GIL inside ufuncs and BLAS calls, so independent shards
-    run side by side. The first item runs on the calling thread.
+    run side by side, each with BLAS on one thread. The first item runs on the
+    calling thread. A single item (an unsharded batch) gets the cores for its
+    matrix products instead, through :func:`gemm_threads`.
+
+    Parameters
+    ----------
+    fn : callable
+    items : list
+    gemm : tuple of int
+        ``(m, k, n)`` of the matrix products ``fn`` makes for a single item.
 
     Examples
     --------
     >>> from skrnn._parallel import run_shards
-    >>> run_shards(lambda x: 2 * x, [1, 2])
+    >>> run_shards(lambda x: 2 * x, [1, 2], (1, 1, 1))
     [2, 4]
     """
+    if len(items) == 1:
+        with gemm_threads(*gemm):
+            return [fn(items[0])]
     n = min(len(items), max_threads())
     if n < 2:
         return [fn(item) for item in items]

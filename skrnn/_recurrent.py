@@ -1,7 +1,5 @@
 """The one loop over time: a recurrent layer as a scan of a cell, forward, backward."""
 
-import contextlib
-
 import numpy as np
 
 from ._cells import CELLS
@@ -152,10 +150,7 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
         return shard
 
     rows = batch_shards(B, GH, V)
-    # an unsharded batch gives the recurrent products both cores instead
-    with gemm_threads(B, V, GH) if len(rows) == 1 else contextlib.nullcontext():
-        shards = run_shards(run, rows)
-    cache["shards"] = list(zip(rows, shards, strict=True))
+    cache["shards"] = list(zip(rows, run_shards(run, rows, (B, V, GH)), strict=True))
     cache["valid"] = valid
     cache["rec_mask"] = rec_mask
     return cache
@@ -245,9 +240,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             None if rec_mask is None else rec_mask[rows],
         )
 
-    shards = cache["shards"]
-    with gemm_threads(B, GH, V) if len(shards) == 1 else contextlib.nullcontext():
-        results = run_shards(run, shards)
+    results = run_shards(run, cache["shards"], (B, GH, V))
     if len(results) == 1:
         dh_rec, dcarry = results[0]
     else:
