@@ -31,17 +31,29 @@ class _Cell:
     ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward`, which must write
     the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry buffers.
     :meth:`backward` receives the total gradient of ``h_t`` (and of the hidden
-    carries) and writes the gradient of the gate pre-activations at ``t`` into
-    ``dgates[t]``, which is ``cache["gates"][t]`` itself: the backward pass
-    overwrites each step's gate values (read for the last time at that step) with
-    their gradient, so BPTT keeps no second ``(T, B, n_gates * H)`` buffer. A cell
-    must therefore read everything it needs from ``cache["gates"][t]`` before (or
-    while) writing ``dgates[t]``. A cell whose hidden projection enters its gates
-    differently from the input projection (GRU: the reset gate multiplies it) sets
-    :attr:`separate_hh_gates` and also writes the gradient of ``h_{t-1} @
-    weight_hh.T`` for step ``t`` into the ``(B, n_gates * H)`` buffer ``dhg``; the
-    scan then keeps the differing columns in the step buffer
-    :attr:`hh_grad_buffer`, whose step ``t`` the cell no longer needs.
+    carries) and writes the gradient of the gate pre-activations at ``t`` into the
+    ``(B, n_gates * H)`` row ``d``, which is ``cache["gates"][t]`` itself: the
+    backward pass overwrites each step's gate values (read for the last time at
+    that step) with their gradient, so BPTT keeps no second ``(T, B, n_gates * H)``
+    buffer. A cell must therefore read everything it needs from
+    ``cache["gates"][t]`` before (or while) writing ``d``.
+
+    Two variations keep that memory bound for cells that need them:
+
+    - A cell whose hidden projection enters its gates differently from the input
+      projection (GRU: the reset gate multiplies it) sets
+      :attr:`separate_hh_gates` and also writes the gradient of ``h_{t-1} @
+      weight_hh.T`` for step ``t`` into the ``(B, n_gates * H)`` row ``dhg``; the
+      scan then keeps the differing columns in the step buffer
+      :attr:`hh_grad_buffer`, whose step ``t`` the cell no longer needs.
+    - A cell that computes its output in place from its gate pre-activations,
+      and whose backward reads only the outputs (the Elman cell), sets
+      :attr:`gates_in_output`: the scan then projects the inputs straight into
+      ``cache["h"][1:]`` (``cache["gates"]`` is that view), so the forward pass
+      keeps one sequence buffer, not two. The outputs are still needed after
+      ``backward(t)`` (as the previous state of step ``t + 1``), so ``d`` is then
+      a row of a separate buffer of a few steps, and the scan takes the weight
+      gradients one such chunk of steps at a time.
     """
 
     n_gates = 1
@@ -54,6 +66,8 @@ class _Cell:
     # backward(t) has read step t (for the weight gradient after the loop)
     separate_hh_gates = 0
     hh_grad_buffer = None
+    # the gate buffer is the output buffer h[1:] (requires n_gates * H == V)
+    gates_in_output = False
 
     def forward_weights(self, w_ih, w_hh, bias, hidden_size):
         """``(w_ih, w_hh, bias)`` the forward projections use (default: as given)."""
@@ -84,7 +98,11 @@ class RNNCell(_Cell):
     r"""Elman cell: :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`.
 
     :math:`\phi` is ``tanh`` or ``relu`` (``nonlinearity``), as ``torch.nn.RNN``.
+    Its backward pass reads only :math:`h_t`, so its gate pre-activations are
+    computed in the output buffer (:attr:`gates_in_output`).
     """
+
+    gates_in_output = True
 
     def forward(self, t, hg, cache, b_hh):
         h = cache["h"][t + 1]
@@ -94,9 +112,8 @@ class RNNCell(_Cell):
         else:
             np.maximum(h, 0, out=h)
 
-    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
         h = cache["h"][t + 1]
-        d = dgates[t]
         if self.nonlinearity == "tanh":
             np.multiply(h, h, out=d)
             np.subtract(1, d, out=d)
@@ -122,7 +139,6 @@ class LSTMCell(_Cell):
 
     n_gates = 4
     hidden_carries = ("c",)
-    step_buffers = ("tanh_c",)
 
     @staticmethod
     def init_biases(b_ih, b_hh, hidden_size):
@@ -132,6 +148,9 @@ class LSTMCell(_Cell):
         return {
             "tmp": np.empty((batch, hidden_size), dtype),
             "tmp2": np.empty((batch, hidden_size), dtype),
+            # tanh(c_t): one step's, recomputed in backward (one tanh a step
+            # instead of a (T, B, H) buffer)
+            "tanh_c": np.empty((batch, hidden_size), dtype),
         }
 
     def forward_weights(self, w_ih, w_hh, bias, hidden_size):
@@ -159,17 +178,16 @@ class LSTMCell(_Cell):
         tmp = cache["tmp"]
         np.multiply(i, gg, out=tmp)
         c += tmp
-        tc = cache["tanh_c"][t]
+        tc = cache["tanh_c"]
         np.tanh(c, out=tc)
         np.multiply(o, tc, out=cache["h"][t + 1])
 
-    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
-        # dgates[t] is cache["gates"][t]: each gate slot is read for the last time
-        # as its gradient is written into it.
+    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
+        # d is cache["gates"][t]: each gate slot is read for the last time as its
+        # gradient is written into it.
         H = dh.shape[1]
-        g = dgates[t]
-        i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
-        tc = cache["tanh_c"][t]
+        i, f, gg, o = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+        tc = np.tanh(cache["c"][t + 1], out=cache["tanh_c"])
         tmp, tmp2 = cache["tmp"], cache["tmp2"]
         dc = dcarry["c"]
         # dc += dh * o * (1 - tanh(c)^2)
@@ -249,11 +267,10 @@ class GRUCell(_Cell):
         h *= z
         h += n
 
-    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
-        # dgates[t] is cache["gates"][t]: each gate slot is read for the last time
-        # as its gradient is written into it.
+    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
+        # d is cache["gates"][t]: each gate slot is read for the last time as its
+        # gradient is written into it.
         H = dh.shape[1]
-        d, dhh = dgates[t], dhg
         r, z, n = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
         tmp, tmp2 = cache["tmp"], cache["tmp2"]
         # dz_pre = dh * (h_prev - n) * z * (1 - z), into tmp2
@@ -271,13 +288,13 @@ class GRUCell(_Cell):
         n *= tmp
         n *= dh
         # hidden-side gradient of the candidate: dn_pre * r
-        np.multiply(n, r, out=dhh[:, 2 * H :])
+        np.multiply(n, r, out=dhg[:, 2 * H :])
         # dr_pre = dn_pre * hn * r * (1 - r), in the r slot
         np.subtract(1, r, out=tmp)
         r *= tmp
         r *= cache["hn"][t]
         r *= n
-        dhh[:, : 2 * H] = d[:, : 2 * H]
+        dhg[:, : 2 * H] = d[:, : 2 * H]
         return direct, {}
 
 
@@ -411,9 +428,9 @@ class StatalCell(_Cell):
         tmp *= a[:, None]
         np.add(r, tmp, out=s)
 
-    def backward(self, t, dh, dcarry, cache, dgates, dhg, b_hh):
+    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
         K = self.n_states
-        B, H = dgates.shape[1:]
+        B, H = d.shape
         a = cache["gates"][t]
         s_prev = cache["h"][t].reshape(B, 1 + K, H)[:, 1:]
         dh = dh.reshape(B, 1 + K, H)
@@ -431,7 +448,6 @@ class StatalCell(_Cell):
         oma, aoma = cache["one_minus_a"], cache["a_one_minus_a"]
         np.subtract(1, a, out=oma)
         np.multiply(a, oma, out=aoma)
-        d = dgates[t]
         np.sum(tmp, axis=1, out=d)
         d += dh[:, 0]
         d *= aoma

@@ -228,7 +228,7 @@ def _recurrent_forward(arch, params, h, lengths, valid, state0, masks):
     return h, last, stateT, layer_caches
 
 
-def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT):
+def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT, need_dX):
     cell = arch.make_cell()
     grads = {}
     dstate0 = [None] * len(arch.hidden_sizes)
@@ -241,10 +241,11 @@ def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT):
             dY,
             dlast,
             None if dstateT is None else dstateT[k],
+            need_dX=k > 0 or need_dX,
         )
         for keys, gd in zip(_layer_keys(arch, k), g, strict=True):
             grads.update(zip(keys, gd, strict=True))
-        if in_mask is not None:
+        if in_mask is not None and dX is not None:
             dX *= in_mask
         dY, dlast = dX, None
     return dY, dstate0, grads
@@ -272,13 +273,13 @@ def _wavenet_forward(arch, params, h, lengths, valid, state0, masks):
     return Y, last, stateT, (cache, in_mask, lengths, Y.shape)
 
 
-def _wavenet_backward(arch, params, stack_cache, dY, dlast, dstateT):
+def _wavenet_backward(arch, params, stack_cache, dY, dlast, dstateT, need_dX):
     cache, in_mask, lengths, shape = stack_cache
     if dY is None:
         dY = np.zeros(shape, dlast.dtype)
         dY[lengths - 1, np.arange(len(lengths))] = dlast
-    dX, grads = wavenet_backward(_wavenet_params(params), dY, cache)
-    if in_mask is not None:
+    dX, grads = wavenet_backward(_wavenet_params(params), dY, cache, need_dX)
+    if in_mask is not None and dX is not None:
         dX *= in_mask
     return dX, None, grads
 
@@ -361,7 +362,7 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
         dY, dlast = None, dZ
     _, stack_backward = STACKS[arch.kind]
     dX, dstate0, grads = stack_backward(
-        arch, params, cache["stack"], dY, dlast, dstateT
+        arch, params, cache["stack"], dY, dlast, dstateT, need_dX
     )
     grads["head.weight"] = d_flat.T @ Z
     grads["head.bias"] = d_flat.sum(axis=0)

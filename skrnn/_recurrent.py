@@ -114,12 +114,13 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
     GH, V = w_hh.shape
     H = GH // cell.n_gates
     dtype = X.dtype
-    cache = {"gates": np.empty((T, B, GH), dtype), "h": np.empty((T + 1, B, V), dtype)}
+    h = np.empty((T + 1, B, V), dtype)
+    gates = h[1:] if cell.gates_in_output else np.empty((T, B, GH), dtype)
+    cache = {"gates": gates, "h": h}
     for name in cell.hidden_carries:
         cache[name] = np.empty((T + 1, B, H), dtype)
     for name in cell.step_buffers:
         cache[name] = np.empty((T, B, H), dtype)
-    gates = cache["gates"]
     w_ih, w_hh_fwd, bias = cell.forward_weights(
         w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
     )
@@ -174,12 +175,31 @@ def _forward_rows(cell, cache, w_hh_t, b_hh, pad, rec_mask):
                 np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
 
 
+#: A cell whose gates live in its output buffer (``gates_in_output``) keeps the
+#: gate gradients of at most ``1 / GRAD_CHUNKS`` of the steps at a time, and of
+#: at least ``MIN_CHUNK_ROWS`` rows (steps x batch), so that each chunk's weight
+#: gradients stay one sizeable GEMM.
+GRAD_CHUNKS = 16
+MIN_CHUNK_ROWS = 512
+
+
+def grad_chunk(cell, n_steps, batch):
+    """Steps whose gate gradients the backward pass holds at once."""
+    if not cell.gates_in_output:
+        return n_steps  # the gate buffer itself becomes the gradient
+    per_chunk = max(-(-n_steps // GRAD_CHUNKS), -(-MIN_CHUNK_ROWS // batch))
+    return min(n_steps, per_chunk)
+
+
 def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     """Backpropagate through one direction of a recurrent layer.
 
     The backward pass consumes ``cache``: its gate buffer is overwritten, step by
     step, with the gradient of the gate pre-activations (so BPTT keeps one such
     buffer, not two). Run :func:`scan_forward` again to backpropagate twice.
+    Where the gate buffer is the output buffer (``cell.gates_in_output``), the
+    gradients go into a buffer of :func:`grad_chunk` steps instead, and the
+    weight gradients are summed one such chunk of steps at a time.
 
     Parameters
     ----------
@@ -207,92 +227,135 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     T, B, F = X.shape
     GH, V = w_hh.shape
     dtype = X.dtype
-    # The gate buffer becomes the gate gradient, step by step (see ``_Cell``).
-    dgates = cache["gates"]
     rec_mask, valid = cache["rec_mask"], cache["valid"]
     H = GH // cell.n_gates
+    # The gate buffer becomes the gate gradient, step by step (see ``_Cell``).
+    chunk = grad_chunk(cell, T, B)
+    if cell.gates_in_output:
+        dgates = np.empty((chunk, B, GH), dtype)
+    else:
+        dgates = cache["gates"]
     # Where the hidden-side gradient differs (GRU's candidate), its history goes
     # into a step buffer the cell has done with: BPTT keeps no second buffer.
     split = GH - cell.separate_hh_gates * H
     hh_only = cache[cell.hh_grad_buffer] if split < GH else None
 
-    def run(item):
-        rows, shard = item
-        b = shard["h"].shape[1]
+    def start(rows, shard, name, width):
+        if dcarryT is not None and dcarryT.get(name) is not None:
+            return np.array(dcarryT[name][rows], dtype=dtype, copy=True)
+        return np.zeros((shard["h"].shape[1], width), dtype)
 
-        def start(name, width):
-            if dcarryT is not None and dcarryT.get(name) is not None:
-                return np.array(dcarryT[name][rows], dtype=dtype, copy=True)
-            return np.zeros((b, width), dtype)
-
-        dcarry = {name: start(name, H) for name in cell.hidden_carries}
-        return _backward_rows(
-            cell,
+    # per shard: its rows, its cache views, and the gradients flowing into the
+    # state before the current step (updated in place, chunk after chunk)
+    shards = [
+        (
+            rows,
             shard,
-            w_hh,
-            b_hh,
-            dgates[:, rows],
-            None if hh_only is None else hh_only[:, rows],
-            None if dY is None else dY[:, rows],
-            start("h", V),
-            dcarry,
-            _pad_steps(None if valid is None else valid[:, rows]),
-            None if rec_mask is None else rec_mask[rows],
+            start(rows, shard, "h", V),
+            {name: start(rows, shard, name, H) for name in cell.hidden_carries},
         )
+        for rows, shard in cache["shards"]
+    ]
+    grads = None
+    dX = np.empty((T, B, F), dtype) if need_dX else None
+    for t1 in range(T, 0, -chunk):
+        steps = range(max(t1 - chunk, 0), t1)
+        if cell.gates_in_output:
+            dg = dgates[: len(steps)]
+        else:
+            dg = dgates[steps.start : t1]
 
-    results = run_shards(run, cache["shards"], (B, GH, V))
-    if len(results) == 1:
-        dh_rec, dcarry = results[0]
-    else:
-        dh_rec = np.concatenate([r[0] for r in results])
-        dcarry = {
-            name: np.concatenate([r[1][name] for r in results])
-            for name in results[0][1]
-        }
-    dg_flat = dgates.reshape(T * B, GH)
-    h_prev = cache["h"][:-1]
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    h_prev = h_prev.reshape(T * B, V)
-    with gemm_threads(GH, T * B, F):
-        grad_ih = dg_flat.T @ X.reshape(T * B, F)
-    grad_bih = dg_flat.sum(axis=0)
-    if hh_only is None:
-        with gemm_threads(GH, T * B, V):
-            grad_hh = dg_flat.T @ h_prev
-        grad_bhh = grad_bih.copy()
-    else:
-        grad_hh = np.empty_like(w_hh)
-        grad_bhh = np.empty_like(b_hh)
-        parts = (
-            (slice(0, split), dg_flat[:, :split]),
-            (slice(split, GH), hh_only.reshape(T * B, GH - split)),
+        def run(item, steps=steps, dg=dg):
+            rows, shard, dh_rec, dcarry = item
+            _backward_rows(
+                cell,
+                shard,
+                steps,
+                w_hh,
+                b_hh,
+                dg[:, rows],
+                None if hh_only is None else hh_only[:, rows],
+                None if dY is None else dY[:, rows],
+                dh_rec,
+                dcarry,
+                _pad_steps(None if valid is None else valid[:, rows]),
+                None if rec_mask is None else rec_mask[rows],
+            )
+
+        run_shards(run, shards, (B, GH, V))
+        h_prev = cache["h"][steps.start : t1]
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask
+        part = _weight_grads(
+            dg,
+            None if hh_only is None else hh_only[steps.start : t1],
+            h_prev,
+            X[steps.start : t1],
         )
-        for cols, d in parts:
-            with gemm_threads(d.shape[1], T * B, V):
-                # matmul reads the strided slice in place (np.dot would copy it)
-                np.matmul(d.T, h_prev, out=grad_hh[cols])
-            grad_bhh[cols] = d.sum(axis=0)
-    grads = [grad_ih, grad_hh, grad_bih, grad_bhh]
-    dX = None
-    if need_dX:
-        with gemm_threads(T * B, GH, F):
-            dX = (dg_flat @ w_ih).reshape(T, B, F)
+        if grads is None:
+            grads = part
+        else:
+            for g, p in zip(grads, part, strict=True):
+                g += p
+        if need_dX:
+            n = len(steps) * B
+            with gemm_threads(n, GH, F):
+                np.dot(dg.reshape(n, GH), w_ih, out=dX[steps.start : t1].reshape(n, F))
+    if len(shards) == 1:
+        dh_rec, dcarry = shards[0][2:]
+    else:
+        dh_rec = np.concatenate([s[2] for s in shards])
+        dcarry = {
+            name: np.concatenate([s[3][name] for s in shards])
+            for name in cell.hidden_carries
+        }
     return dX, {"h": dh_rec, **dcarry}, grads
 
 
-def _backward_rows(
-    cell, cache, w_hh, b_hh, dgates, hh_only, dY, dh_rec, dcarry, pad, rec_mask
-):
-    """The reverse loop over time for one shard of rows; returns (dh0, dcarry0).
+def _weight_grads(dg, hh_only, h_prev, X):
+    """Gradients of ``[weight_ih, weight_hh, bias_ih, bias_hh]`` over some steps.
 
-    ``hh_only`` (or None) receives, step by step, the last columns of the
-    hidden-side gate gradient, where it differs from ``dgates``.
+    ``dg`` (steps, B, GH) holds the gate gradients, ``hh_only`` (or None) the last
+    columns of the hidden-side gate gradient where it differs, ``h_prev`` (steps,
+    B, V) the states the hidden projection read and ``X`` (steps, B, F) the inputs.
     """
-    T, _, GH = dgates.shape
+    n, GH = dg.shape[0] * dg.shape[1], dg.shape[2]
+    dg = dg.reshape(n, GH)
+    h_prev = h_prev.reshape(n, -1)
+    V = h_prev.shape[1]
+    with gemm_threads(GH, n, X.shape[2]):
+        grad_ih = dg.T @ X.reshape(n, -1)
+    grad_bih = dg.sum(axis=0)
+    grad_bhh = grad_bih.copy()
+    if hh_only is None:
+        with gemm_threads(GH, n, V):
+            grad_hh = dg.T @ h_prev
+        return [grad_ih, grad_hh, grad_bih, grad_bhh]
+    split = GH - hh_only.shape[2]
+    hh = hh_only.reshape(n, GH - split)
+    grad_hh = np.empty((GH, V), dg.dtype)
+    for cols, d in ((slice(0, split), dg[:, :split]), (slice(split, GH), hh)):
+        with gemm_threads(d.shape[1], n, V):
+            # matmul reads the strided slice in place (np.dot would copy it)
+            np.matmul(d.T, h_prev, out=grad_hh[cols])
+    grad_bhh[split:] = hh.sum(axis=0)
+    return [grad_ih, grad_hh, grad_bih, grad_bhh]
+
+
+def _backward_rows(
+    cell, cache, steps, w_hh, b_hh, dgates, hh_only, dY, dh_rec, dcarry, pad, rec_mask
+):
+    """The reverse loop over ``steps`` for one shard of rows.
+
+    Updates ``dh_rec`` and ``dcarry`` (the gradients flowing into the state
+    before the current step) in place. ``dgates`` holds one row per step of
+    ``steps``; ``hh_only`` (or None) receives, step by step, the last columns of
+    the hidden-side gate gradient, where it differs from ``dgates``.
+    """
+    GH = dgates.shape[2]
     dh = np.empty_like(dh_rec)
     dhg = None if hh_only is None else np.empty(dgates.shape[1:], dgates.dtype)
-    for t in range(T - 1, -1, -1):
+    for t in reversed(steps):
         if dY is None:
             dh[...] = dh_rec
         else:
@@ -304,10 +367,11 @@ def _backward_rows(
             np.copyto(dh, 0, where=p)
             for name in dcarry:
                 np.copyto(dcarry[name], 0, where=p)
-        direct, new_carry = cell.backward(t, dh, dcarry, cache, dgates, dhg, b_hh)
+        d = dgates[t - steps.start]
+        direct, new_carry = cell.backward(t, dh, dcarry, cache, d, dhg, b_hh)
         dcarry.update(new_carry)
         if dhg is None:
-            np.dot(dgates[t], w_hh, out=dh_rec)
+            np.dot(d, w_hh, out=dh_rec)
         else:
             np.dot(dhg, w_hh, out=dh_rec)
             hh_only[t] = dhg[:, GH - hh_only.shape[2] :]
@@ -319,7 +383,6 @@ def _backward_rows(
             dh_rec += keep_h
             for name in dcarry:
                 dcarry[name] += keep[name]
-    return dh_rec, dcarry
 
 
 def make_cell(name, nonlinearity="tanh", n_states=1):
@@ -398,15 +461,18 @@ def layer_forward(cell, dir_params, X, lengths, valid, state0=None, rec_masks=No
     return Y, last, states, {"dirs": caches, "idx": idx}
 
 
-def layer_backward(cell, dir_params, cache, dY=None, dlast=None, dstateT=None):
+def layer_backward(
+    cell, dir_params, cache, dY=None, dlast=None, dstateT=None, need_dX=True
+):
     """Backward pass of :func:`layer_forward`.
 
     ``dY`` (n_steps, batch, n_directions * V) and ``dlast`` (batch, n_directions *
     V) may be None. ``dstateT`` is a list of per-direction carry gradients or None.
+    ``need_dX=False`` skips the gradient of the input (the first layer's).
 
     Returns
     -------
-    dX : ndarray of shape (n_steps, batch, n_inputs)
+    dX : ndarray of shape (n_steps, batch, n_inputs) or None
     dstate0 : list of dict
     grads : list of list of ndarray, one per direction
     """
@@ -420,10 +486,11 @@ def layer_backward(cell, dir_params, cache, dY=None, dlast=None, dstateT=None):
         if dlast is not None:
             g = dlast[:, d * V : (d + 1) * V]
             dT["h"] = g if dT.get("h") is None else dT["h"] + g
-        dXd, d0, g = scan_backward(cell, dir_params[d], Xd, c, dYd, dT)
-        if d == 1:
-            dXd = _reflip(dXd, cache["idx"])
-        dX = dXd if dX is None else dX + dXd
+        dXd, d0, g = scan_backward(cell, dir_params[d], Xd, c, dYd, dT, need_dX)
+        if need_dX:
+            if d == 1:
+                dXd = _reflip(dXd, cache["idx"])
+            dX = dXd if dX is None else dX + dXd
         dstate0.append(d0)
         grads.append(g)
     return dX, dstate0, grads

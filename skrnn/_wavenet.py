@@ -350,7 +350,7 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     return Y, state_out, cache
 
 
-def wavenet_backward(params, dY, cache):
+def wavenet_backward(params, dY, cache, need_dX=True):
     """Gradients of a WaveNet stack by reverse-mode over all time steps at once.
 
     Parameters
@@ -362,10 +362,12 @@ def wavenet_backward(params, dY, cache):
         ignored. Cast to the dtype of the forward pass.
     cache : dict
         From :func:`wavenet_forward`.
+    need_dX : bool, default=True
+        Whether to compute the gradient of the input.
 
     Returns
     -------
-    dX : ndarray of shape (n_steps, n_samples, n_features)
+    dX : ndarray of shape (n_steps, n_samples, n_features) or None
         Gradient with respect to ``X`` (0 on padded steps). No gradient flows into
         the streaming ``state``: chunks are truncated for backpropagation.
     grads : dict of str to ndarray
@@ -434,5 +436,7 @@ def wavenet_backward(params, dY, cache):
     dx = G[:C]
     grads["input.weight"] = np.matmul(dx, X.reshape(M, F))[:, :, None]
     grads["input.bias"] = dx.sum(axis=1)
-    dX = np.matmul(dx.T, params["input.weight"][:, :, 0]).reshape(T, B, F)
+    dX = None
+    if need_dX:
+        dX = np.matmul(dx.T, params["input.weight"][:, :, 0]).reshape(T, B, F)
     return dX, {key: grads[key] for key in params}

@@ -213,6 +213,11 @@ def test_registered_cells_follow_the_contract(name):
         assert cell.hh_grad_buffer in cell.step_buffers
     else:
         assert cell.hh_grad_buffer is None
+    # a gate buffer that is the output buffer has the output's width, and its
+    # gradient is the hidden-side one
+    if cell.gates_in_output:
+        assert cell.n_gates * 3 == cell.output_size(3)
+        assert cell.separate_hh_gates == 0
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)

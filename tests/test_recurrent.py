@@ -2,6 +2,7 @@
 
 import math
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -9,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skrnn._recurrent as recurrent
 from skrnn._cells import CELLS
 from skrnn._recurrent import (
+    grad_chunk,
     init_direction,
     layer_backward,
     layer_forward,
@@ -50,6 +53,11 @@ def _carry(rng, cell, B, H):
     carry = {"h": rng.standard_normal((B, cell.output_size(H)))}
     carry.update({name: rng.standard_normal((B, H)) for name in cell.hidden_carries})
     return carry
+
+
+def _grad_chunks(n_chunks):
+    """Backward passes cut into ``n_chunks`` chunks of steps, however small."""
+    return mock.patch.multiple(recurrent, GRAD_CHUNKS=n_chunks, MIN_CHUNK_ROWS=1)
 
 
 def _lengths_and_valid(lengths, T):
@@ -151,9 +159,14 @@ def test_bidirectional_layer_reverses_only_the_valid_part(cell_name, data):
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 @given(data=st.data())
 def test_layer_backward_matches_finite_differences(cell_name, data):
-    """Outputs, last state and final carries projected at random; masks held fixed."""
+    """Outputs, last state and final carries projected at random; masks held fixed.
+
+    The backward pass may take the weight gradients in chunks of steps (the
+    Elman cell): any number of chunks gives the same gradients.
+    """
     cell, dir_params, X, lengths, state0, masks, rng = data.draw(layers(cell_name))
     lengths, valid = _lengths_and_valid(lengths, X.shape[0])
+    n_chunks = data.draw(st.integers(1, X.shape[0]), label="n_chunks")
 
     def run():
         return layer_forward(cell, dir_params, X, lengths, valid, state0, masks)
@@ -169,7 +182,8 @@ def test_layer_backward_matches_finite_differences(cell_name, data):
             value += sum(np.sum(s[k] * ds[k]) for k in s)
         return float(value)
 
-    dX, dstate0, grads = layer_backward(cell, dir_params, cache, dY, dlast, dT)
+    with _grad_chunks(n_chunks):
+        dX, dstate0, grads = layer_backward(cell, dir_params, cache, dY, dlast, dT)
     checks = [(X, dX)]
     for d in range(len(dir_params)):
         checks += list(zip(dir_params[d], grads[d], strict=True))
@@ -221,12 +235,44 @@ def test_scan_leaves_caller_arrays_alone(cell_name):
         assert_array_equal(a, b)
 
 
+#: Values per step and sample that BPTT must keep from the forward pass of a
+#: layer of H units: the gate values and the states the backward pass reads.
+BPTT_KEEPS = {
+    "rnn": lambda H, K: H,  # h (the backward pass reads tanh' from h)
+    "lstm": lambda H, K: 6 * H,  # i, f, g, o, c, h
+    "gru": lambda H, K: 5 * H,  # r, z, n, h and the candidate's hidden projection
+    "statal": lambda H, K: H + (1 + K) * H,  # the gate and the visible state
+}
+
+
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_forward_keeps_what_bptt_needs(cell_name):
+    # One step more of each carry (the initial state) and per-step scratch rows
+    # are all the forward pass may add. (Before the gate buffer moved into the
+    # output buffer, the Elman cell kept twice what it needs; before tanh(c) was
+    # recomputed in the backward pass, the LSTM cell kept 7/6 of it.)
+    T, B, F, H, K = 200, 16, 3, 24, 2
+    rng = np.random.RandomState(0)
+    cell = make_cell(cell_name, n_states=K)
+    params = _random_direction(rng, cell, F, H)
+    X = rng.standard_normal((T, B, F))
+    tracemalloc.start()
+    try:
+        scan_forward(cell, params, X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    keeps = T * B * BPTT_KEEPS[cell_name](H, K) * X.itemsize
+    ufunc_buffer = 8192 * X.itemsize  # NumPy's, while adding the bias
+    assert peak < 1.02 * keeps + ufunc_buffer, peak / keeps
+
+
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_backward_keeps_no_second_sequence_buffer(cell_name):
-    # BPTT's memory is what the forward pass keeps: the backward pass turns the
-    # gate buffer (and, for the GRU, its candidate's hidden projection) into
-    # gradients in place, so it allocates less than one (T, B, H) buffer more.
-    T, B, F, H = 40, 16, 3, 24
+    # The backward pass turns the gate buffer (and, for the GRU, its candidate's
+    # hidden projection) into gradients in place; the Elman cell, whose gate
+    # buffer is its output, holds the gradients of a chunk of steps at a time.
+    T, B, F, H = 200, 16, 3, 24
     rng = np.random.RandomState(0)
     cell = make_cell(cell_name)
     params = _random_direction(rng, cell, F, H)
@@ -235,11 +281,51 @@ def test_backward_keeps_no_second_sequence_buffer(cell_name):
     cache = scan_forward(cell, params, X)
     tracemalloc.start()
     try:
-        scan_backward(cell, params, X, cache, dY)
+        scan_backward(cell, params, X, cache, dY, need_dX=False)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < T * B * H * X.itemsize, peak
+    assert peak < 0.25 * T * B * H * X.itemsize, peak
+
+
+def test_grad_chunk_bounds_the_gradient_buffer():
+    rnn, lstm = make_cell("rnn"), make_cell("lstm")
+    assert grad_chunk(lstm, 1000, 64) == 1000  # gates become gradients in place
+    for T, B in [(1, 1), (7, 1), (100, 64), (200, 128), (5000, 8), (3, 4096)]:
+        chunk = grad_chunk(rnn, T, B)
+        assert 1 <= chunk <= T
+        # a small fraction of the steps, unless that is too few rows for a GEMM
+        assert chunk <= math.ceil(T / recurrent.GRAD_CHUNKS) or (
+            (chunk - 1) * B < recurrent.MIN_CHUNK_ROWS
+        )
+        assert chunk == T or chunk * B >= recurrent.MIN_CHUNK_ROWS
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_chunked_weight_gradients_equal_one_chunk(nonlinearity):
+    # Ragged batch, recurrent dropout, gradients on every output and on the final
+    # state; 7 chunks of 7 or 6 steps, against the whole sequence at once.
+    T, B, F, H = 45, 5, 3, 4
+    rng = np.random.RandomState(1)
+    cell = make_cell("rnn", nonlinearity)
+    params = _random_direction(rng, cell, F, H)
+    X = rng.standard_normal((T, B, F))
+    _, valid = _lengths_and_valid([45, 30, 1, 44, 12], T)
+    mask = (rng.uniform(size=(B, H)) > 0.3) / 0.7
+    carry0 = _carry(rng, cell, B, H)
+    dY = rng.standard_normal((T, B, H)) * valid[:, :, None]
+    dT = {"h": rng.standard_normal((B, H))}
+    results = []
+    for n_chunks in (1, 7):
+        cache = scan_forward(cell, params, X, carry0, valid, mask)
+        with _grad_chunks(n_chunks):
+            assert grad_chunk(cell, T, B) == math.ceil(T / n_chunks)
+            results.append(scan_backward(cell, params, X, cache, dY, dT))
+    (dX1, d01, g1), (dX7, d07, g7) = results
+    assert_allclose(dX7, dX1, rtol=1e-12, atol=1e-14)
+    assert_allclose(d07["h"], d01["h"], rtol=1e-12, atol=1e-14)
+    for a, b in zip(g7, g1, strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_make_cell_builds_the_registered_class():
