@@ -105,7 +105,7 @@ class SkrnnModel:
 
     def predict(self, X):
         lengths = np.full(len(X), X.shape[1])
-        return forward(self.arch, self.params, X, lengths)[0]
+        return forward(self.arch, self.params, X, lengths, for_backward=False)[0]
 
 
 def numpy_peak_bytes(fn):

@@ -306,7 +306,10 @@ class BaseRNN(BaseEstimator):
                 lo = lengths[start : start + PREDICT_CHUNK]
                 T = int(lo.max())
                 raw, _, _ = arch.forward(
-                    params, X3[start : start + PREDICT_CHUNK, :T], lo
+                    params,
+                    X3[start : start + PREDICT_CHUNK, :T],
+                    lo,
+                    for_backward=False,
                 )
                 if arch.return_sequences and T < X3.shape[1]:
                     shape = (len(raw), X3.shape[1] - T, raw.shape[2])

@@ -27,9 +27,13 @@ class _Cell:
 
     The scan (``skrnn._recurrent``) owns the loop over time. Before it, the input
     projection of every step is written into ``cache["gates"]`` of shape
-    ``(T, B, n_gates * H)`` together with :meth:`folded_bias`. At step ``t`` it stores
-    ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward`, which must write
-    the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry buffers.
+    ``(T, B, n_gates * H)`` together with :meth:`folded_bias` (for a prediction,
+    a few steps at a time into a smaller buffer). At step ``t`` it stores
+    ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward` with the row
+    ``g`` of that step's input projection, which the cell may overwrite; it must
+    write the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry
+    buffers, and its step buffers at index ``t`` (for a prediction, one row
+    reused by every step).
     :meth:`backward` receives the total gradient of ``h_t`` (and of the hidden
     carries) and writes the gradient of the gate pre-activations at ``t`` into the
     ``(B, n_gates * H)`` row ``d``, which is ``cache["gates"][t]`` itself: the
@@ -104,9 +108,9 @@ class RNNCell(_Cell):
 
     gates_in_output = True
 
-    def forward(self, t, hg, cache, b_hh):
+    def forward(self, t, g, hg, cache, b_hh):
         h = cache["h"][t + 1]
-        np.add(cache["gates"][t], hg, out=h)
+        np.add(g, hg, out=h)
         if self.nonlinearity == "tanh":
             np.tanh(h, out=h)
         else:
@@ -164,9 +168,8 @@ class LSTMCell(_Cell):
         scale[2 * H : 3 * H] = 1.0
         return w_ih * scale, w_hh * scale, bias * scale[:, 0]
 
-    def forward(self, t, hg, cache, b_hh):
+    def forward(self, t, g, hg, cache, b_hh):
         H = hg.shape[1] // 4
-        g = cache["gates"][t]
         g += hg
         np.tanh(g, out=g)
         for sl in (g[:, : 2 * H], g[:, 3 * H :]):  # sigmoid gates from tanh(x / 2)
@@ -248,9 +251,8 @@ class GRUCell(_Cell):
             "tmp2": np.empty((batch, hidden_size), dtype),
         }
 
-    def forward(self, t, hg, cache, b_hh):
+    def forward(self, t, g, hg, cache, b_hh):
         H = hg.shape[1] // 3
-        g = cache["gates"][t]
         rz, n = g[:, : 2 * H], g[:, 2 * H :]
         rz += hg[:, : 2 * H]
         sigmoid_(rz)
@@ -408,10 +410,10 @@ class StatalCell(_Cell):
             "direct": np.zeros((batch, (1 + K) * H), dtype),
         }
 
-    def forward(self, t, hg, cache, b_hh):
+    def forward(self, t, g, hg, cache, b_hh):
         B, H = hg.shape
         K = self.n_states
-        a = cache["gates"][t]
+        a = g
         a += hg
         sigmoid_(a)
         h = cache["h"][t + 1].reshape(B, 1 + K, H)

@@ -177,7 +177,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         activation = OUTPUT_ACTIVATIONS[self._loss_name]
 
         def score(params):
-            raw, _, _ = self._arch().forward(params, val.X, val.lengths)
+            raw, _, _ = self._arch().forward(
+                params, val.X, val.lengths, for_backward=False
+            )
             pred = self._decode(activation(raw))
             truth = self._decode(val.Y)
             if val.step_mask is not None:

@@ -59,27 +59,41 @@ class EncoderDecoder:
         dec = self.decoder.draw_masks(rng, batch, dtype)
         return None if enc is None and dec is None else (enc, dec)
 
-    def encode(self, params, X, lengths, masks=None):
+    def encode(self, params, X, lengths, masks=None, for_backward=True):
         """Codes ``Z`` of shape (batch, n_components), and the encoder cache."""
         enc, _ = self._split(params)
-        Z, _, cache = self.encoder.forward(enc, X, lengths, masks=masks)
+        Z, _, cache = self.encoder.forward(
+            enc, X, lengths, masks=masks, for_backward=for_backward
+        )
         return Z, cache
 
-    def decode(self, params, Z, out_lengths, masks=None):
+    def decode(self, params, Z, out_lengths, masks=None, for_backward=True):
         """Outputs (batch, max(out_lengths), n_outputs) read from codes ``Z``."""
         _, dec = self._split(params)
         T = int(out_lengths.max())
         Xd = np.broadcast_to(Z[:, None, :], (len(Z), T, Z.shape[1]))
-        raw, _, cache = self.decoder.forward(dec, Xd, out_lengths, masks=masks)
+        raw, _, cache = self.decoder.forward(
+            dec, Xd, out_lengths, masks=masks, for_backward=for_backward
+        )
         return raw, cache
 
-    def forward(self, params, X, lengths, *, out_lengths, masks=None, **kwargs):
+    def forward(
+        self,
+        params,
+        X,
+        lengths,
+        *,
+        out_lengths,
+        masks=None,
+        for_backward=True,
+        **kwargs,
+    ):
         """Encode then decode; ``raw`` has shape (batch, max(out_lengths), n_out)."""
         if kwargs.get("state0") is not None or kwargs.get("valid") is not None:
             raise ValueError("the encoder-decoder does not take state0 or valid.")
         enc_masks, dec_masks = (None, None) if masks is None else masks
-        Z, enc_cache = self.encode(params, X, lengths, enc_masks)
-        raw, dec_cache = self.decode(params, Z, out_lengths, dec_masks)
+        Z, enc_cache = self.encode(params, X, lengths, enc_masks, for_backward)
+        raw, dec_cache = self.decode(params, Z, out_lengths, dec_masks, for_backward)
         return raw, None, (enc_cache, dec_cache)
 
     def backward(self, params, cache, draw, **kwargs):

@@ -207,7 +207,7 @@ def valid_mask(lengths, n_steps):
     return np.arange(n_steps)[:, None] < lengths[None, :]
 
 
-def _recurrent_forward(arch, params, h, lengths, valid, state0, masks):
+def _recurrent_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
     cell = arch.make_cell()
     layer_caches, stateT, last = [], [], None
     for k in range(len(arch.hidden_sizes)):
@@ -222,6 +222,7 @@ def _recurrent_forward(arch, params, h, lengths, valid, state0, masks):
             valid,
             None if state0 is None else state0[k],
             None if masks is None else masks["recurrent"][k],
+            for_backward,
         )
         layer_caches.append((c, in_mask))
         stateT.append(st)
@@ -255,7 +256,8 @@ def _wavenet_params(params):
     return {k: v for k, v in params.items() if not k.startswith("head.")}
 
 
-def _wavenet_forward(arch, params, h, lengths, valid, state0, masks):
+def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
+    # the convolution stack keeps its activations either way (one GEMM a layer)
     if valid is not None and not np.array_equal(valid, valid_mask(lengths, len(h))):
         raise ValueError("the wavenet stack takes right-padded batches only.")
     in_mask = None if masks is None else masks["input"][0]
@@ -291,7 +293,9 @@ STACKS = {
 }
 
 
-def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
+def forward(
+    arch, params, X, lengths, *, valid=None, state0=None, masks=None, for_backward=True
+):
     """Run the network on a batch.
 
     Parameters
@@ -308,6 +312,9 @@ def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
         Initial state of the stack (as returned in ``stateT``); None means zeros.
     masks : dict, default=None
         Dropout masks from :func:`draw_masks` (training only).
+    for_backward : bool, default=True
+        Keep what :func:`backward` needs. Pass ``False`` to predict: the
+        recurrent layers then hold less and run faster on large batches.
 
     Returns
     -------
@@ -322,7 +329,7 @@ def forward(arch, params, X, lengths, *, valid=None, state0=None, masks=None):
         valid = valid_mask(lengths, h.shape[0])
     stack_forward, _ = STACKS[arch.kind]
     h, last, stateT, stack_cache = stack_forward(
-        arch, params, h, lengths, valid, state0, masks
+        arch, params, h, lengths, valid, state0, masks, for_backward
     )
     W, b = params["head.weight"], params["head.bias"]
     if arch.return_sequences:

@@ -83,7 +83,15 @@ def _pad_steps(valid):
     return [pad[t][:, None] if pad[t].any() else None for t in range(pad.shape[0])]
 
 
-def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
+#: Without a backward pass to come, the scan projects the inputs of a few steps
+#: at a time into a gate buffer of about this many bytes per shard, which stays in
+#: cache, instead of writing (and page-faulting in) the whole sequence's gates.
+PROJECT_CHUNK_BYTES = 2**20
+
+
+def scan_forward(
+    cell, params, X, carry0=None, valid=None, rec_mask=None, for_backward=True
+):
     """Run one direction of a recurrent layer over a time-major batch.
 
     Parameters
@@ -101,6 +109,10 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
         steps are valid.
     rec_mask : ndarray of shape (batch, V), default=None
         Variational (same for every step) dropout mask on the recurrent input.
+    for_backward : bool, default=True
+        Keep what :func:`scan_backward` needs. ``False`` (prediction) keeps only
+        the carries: the inputs are projected :data:`PROJECT_CHUNK_BYTES` at a
+        time and the cell's step buffers are one reused row.
 
     Returns
     -------
@@ -114,26 +126,36 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
     GH, V = w_hh.shape
     H = GH // cell.n_gates
     dtype = X.dtype
-    h = np.empty((T + 1, B, V), dtype)
-    gates = h[1:] if cell.gates_in_output else np.empty((T, B, GH), dtype)
-    cache = {"gates": gates, "h": h}
+    cache = {"h": np.empty((T + 1, B, V), dtype)}
     for name in cell.hidden_carries:
         cache[name] = np.empty((T + 1, B, H), dtype)
     for name in cell.step_buffers:
-        cache[name] = np.empty((T, B, H), dtype)
+        if for_backward:
+            cache[name] = np.empty((T, B, H), dtype)
+        else:  # every step writes (and reads back) the same row
+            row = np.empty((B, H), dtype)
+            cache[name] = np.lib.stride_tricks.as_strided(
+                row, (T, B, H), (0, *row.strides)
+            )
     w_ih, w_hh_fwd, bias = cell.forward_weights(
         w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
     )
-    with gemm_threads(T * B, F, GH):
-        np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
-    gates += bias
+    project = None  # the inputs are projected step chunk by step chunk
+    if cell.gates_in_output or for_backward:
+        gates = cache["h"][1:] if cell.gates_in_output else np.empty((T, B, GH), dtype)
+        with gemm_threads(T * B, F, GH):
+            np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
+        gates += bias
+        cache["gates"] = gates
+    else:
+        project = (w_ih.T, bias)
     carries = ("h", *cell.hidden_carries)
     for name in carries:
         if carry0 is None or carry0.get(name) is None:
             cache[name][0] = 0
         else:
             cache[name][0] = carry0[name]
-    names = ("gates", *carries, *cell.step_buffers)
+    names = tuple(cache)
     # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
     w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
 
@@ -143,6 +165,7 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
         _forward_rows(
             cell,
             shard,
+            None if project is None else (X[:, rows], *project),
             w_hh_t,
             b_hh,
             _pad_steps(None if valid is None else valid[:, rows]),
@@ -154,25 +177,48 @@ def scan_forward(cell, params, X, carry0=None, valid=None, rec_mask=None):
     cache["shards"] = list(zip(rows, run_shards(run, rows, (B, V, GH)), strict=True))
     cache["valid"] = valid
     cache["rec_mask"] = rec_mask
+    cache["for_backward"] = for_backward
     return cache
 
 
-def _forward_rows(cell, cache, w_hh_t, b_hh, pad, rec_mask):
-    """The loop over time for one shard of rows (``cache`` holds its views)."""
-    T, B, GH = cache["gates"].shape
-    dtype = cache["gates"].dtype
+def _forward_rows(cell, cache, project, w_hh_t, b_hh, pad, rec_mask):
+    """The loop over time for one shard of rows (``cache`` holds its views).
+
+    ``project`` is None when ``cache["gates"]`` holds every step's input
+    projection, else ``(X, w_ih_t, bias)`` to project a chunk of steps at a time.
+    """
+    T, B, _ = cache["h"].shape
+    T -= 1
+    GH = w_hh_t.shape[1]
+    dtype = cache["h"].dtype
     carries = ("h", *cell.hidden_carries)
     hg = np.empty((B, GH), dtype)
     h_in = np.empty((B, w_hh_t.shape[0]), dtype) if rec_mask is not None else None
-    for t in range(T):
-        h_prev = cache["h"][t]
-        if rec_mask is not None:
-            h_prev = np.multiply(h_prev, rec_mask, out=h_in)
-        np.dot(h_prev, w_hh_t, out=hg)
-        cell.forward(t, hg, cache, b_hh)
-        if pad is not None and pad[t] is not None:
-            for name in carries:
-                np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
+    chunk = T
+    if project is not None:
+        X, w_ih_t, bias = project
+        chunk = max(1, min(T, PROJECT_CHUNK_BYTES // (B * GH * dtype.itemsize)))
+        buffer = np.empty((chunk, B, GH), dtype)
+    for t0 in range(0, T, chunk):
+        t1 = min(T, t0 + chunk)
+        if project is None:
+            gates = cache["gates"][t0:t1]
+        else:
+            # a true GEMM (B >= 2 whenever threads are raised; an inner dimension
+            # of 1 has no sum to split), so exact under gemm_threads
+            gates = buffer[: t1 - t0]
+            x = X[t0:t1].reshape((t1 - t0) * B, X.shape[2])
+            np.dot(x, w_ih_t, out=gates.reshape((t1 - t0) * B, GH))
+            gates += bias
+        for t in range(t0, t1):
+            h_prev = cache["h"][t]
+            if rec_mask is not None:
+                h_prev = np.multiply(h_prev, rec_mask, out=h_in)
+            np.dot(h_prev, w_hh_t, out=hg)
+            cell.forward(t, gates[t - t0], hg, cache, b_hh)
+            if pad is not None and pad[t] is not None:
+                for name in carries:
+                    np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
 
 
 #: A cell whose gates live in its output buffer (``gates_in_output``) keeps the
@@ -223,6 +269,8 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     grads : list of ndarray
         Gradients of ``[weight_ih, weight_hh, bias_ih, bias_hh]``.
     """
+    if not cache["for_backward"]:
+        raise ValueError("scan_backward needs scan_forward(..., for_backward=True).")
     w_ih, w_hh, b_ih, b_hh = params
     T, B, F = X.shape
     GH, V = w_hh.shape
@@ -404,7 +452,16 @@ def _reflip(Y, idx):
     return Y[idx, np.arange(Y.shape[1])]
 
 
-def layer_forward(cell, dir_params, X, lengths, valid, state0=None, rec_masks=None):
+def layer_forward(
+    cell,
+    dir_params,
+    X,
+    lengths,
+    valid,
+    state0=None,
+    rec_masks=None,
+    for_backward=True,
+):
     """Forward pass of a (possibly bidirectional) recurrent layer.
 
     Parameters
@@ -422,6 +479,8 @@ def layer_forward(cell, dir_params, X, lengths, valid, state0=None, rec_masks=No
         Initial carry per direction.
     rec_masks : list of ndarray or None
         Recurrent dropout mask per direction.
+    for_backward : bool, default=True
+        Keep what :func:`layer_backward` needs (see :func:`scan_forward`).
 
     Returns
     -------
@@ -448,6 +507,7 @@ def layer_forward(cell, dir_params, X, lengths, valid, state0=None, rec_masks=No
             None if state0 is None else state0[d],
             valid,
             None if rec_masks is None else rec_masks[d],
+            for_backward,
         )
         caches.append((Xd, c))
         outs.append(c["h"][1:] if d == 0 else _reflip(c["h"][1:], idx))

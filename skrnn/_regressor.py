@@ -259,7 +259,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def _make_score_fn(self, val):
         def score(params):
-            raw, _, _ = self._arch().forward(params, val.X, val.lengths)
+            raw, _, _ = self._arch().forward(
+                params, val.X, val.lengths, for_backward=False
+            )
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
             if val.step_mask is not None:

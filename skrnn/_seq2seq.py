@@ -203,7 +203,11 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
     def _make_score_fn(self, val):
         def score(params):
             raw, _, _ = self._arch().forward(
-                params, val.X, val.lengths, out_lengths=val.out_lengths
+                params,
+                val.X,
+                val.lengths,
+                out_lengths=val.out_lengths,
+                for_backward=False,
             )
             keep = val.step_mask > 0
             return r2_score(val.Y[keep], raw[keep])
@@ -257,7 +261,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         with threadpool_limits(limits=1, user_api="blas"):
             return np.concatenate(
                 [
-                    arch.encode(params, X3[s], lengths[s])[0]
+                    arch.encode(params, X3[s], lengths[s], for_backward=False)[0]
                     for s in self._chunks(len(X3))
                 ]
             )
@@ -268,7 +272,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         outs = []
         with threadpool_limits(limits=1, user_api="blas"):
             for s in self._chunks(len(Z)):
-                raw, _ = arch.decode(params, Z[s], out_lengths[s])
+                raw, _ = arch.decode(params, Z[s], out_lengths[s], for_backward=False)
                 outs.append(raw)
         out = np.concatenate(
             [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]

@@ -76,7 +76,9 @@ class SequenceStream:
         arch, params = est._arch(), est.state_dict_
         X3 = X3.astype(next(iter(params.values())).dtype, copy=False)
         with threadpool_limits(limits=1, user_api="blas"):
-            raw, state, _ = arch.forward(params, X3, lengths, state0=self._state)
+            raw, state, _ = arch.forward(
+                params, X3, lengths, state0=self._state, for_backward=False
+            )
         self._state = state
         seen = 0 if self.n_steps_seen_ is None else self.n_steps_seen_
         self.n_steps_seen_ = seen + lengths

@@ -76,7 +76,8 @@ def _raises_threads():
 def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
     # An unsharded batch above the GEMM threshold: with two threads allowed, the
     # loops over time of an OpenBLAS build run their products on two BLAS
-    # threads, and every output and gradient is bit for bit the one-thread one.
+    # threads, and every output and gradient is bit for bit the one-thread one,
+    # as is a prediction's output (inputs projected a few steps at a time).
     c = make_cell(cell)
     rng = np.random.RandomState(0)
     params = init_direction(rng, c, 5, 96, dtype)
@@ -93,6 +94,7 @@ def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
         monkeypatch.setattr(recurrent, name, spy)
     assert len(_parallel.batch_shards(40, c.n_gates * 96, 96)) == 1
     raised = _raises_threads()
+    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 3 * 40 * 4 * 96 * 8)
     results = []
     for threads in (1, 2):
         _parallel.set_max_threads(threads)
@@ -101,10 +103,11 @@ def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
                 cache = scan_forward(c, params, X)
                 h = cache["h"].copy()
                 dX, d0, grads = scan_backward(c, params, X, cache, dY)
+                h_pred = scan_forward(c, params, X, for_backward=False)["h"]
         finally:
             _parallel.set_max_threads(None)
-        results.append([h, dX, d0["h"], *grads])
-    assert seen == [1, 1] + [2 if raised else 1] * 2
+        results.append([h, dX, d0["h"], *grads, h_pred])
+    assert seen == [1, 1, 1] + [2 if raised else 1] * 3
     for a, b in zip(*results, strict=True):
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skrnn._parallel as parallel
 import skrnn._recurrent as recurrent
 from skrnn._cells import CELLS
 from skrnn._recurrent import (
@@ -326,6 +327,57 @@ def test_chunked_weight_gradients_equal_one_chunk(nonlinearity):
     assert_allclose(d07["h"], d01["h"], rtol=1e-12, atol=1e-14)
     for a, b in zip(g7, g1, strict=True):
         assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+@pytest.mark.parametrize("sharded", [False, True])
+def test_prediction_scan_equals_the_training_scan(monkeypatch, cell_name, sharded):
+    # for_backward=False projects the inputs 2 steps at a time (the last chunk
+    # shorter) and reuses one row for step buffers: the same states come out.
+    T, B, F, H = 7, 6, 3, 4
+    rng = np.random.RandomState(4)
+    cell = make_cell(cell_name, n_states=2)
+    params = _random_direction(rng, cell, F, H)
+    X = rng.standard_normal((T, B, F))
+    _, valid = _lengths_and_valid([7, 3, 5, 1, 7, 6], T)
+    mask = (rng.uniform(size=(B, cell.output_size(H))) > 0.3) / 0.7
+    carry0 = _carry(rng, cell, B, H)
+    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 2 * B * H * 8)
+    if sharded:
+        monkeypatch.setattr(parallel, "MIN_SHARD_WORK", 1)
+        monkeypatch.setattr(parallel, "MIN_SHARD_ROWS", 1)
+        monkeypatch.setattr(parallel, "MIN_SHARD_GATES", 0)
+    train = scan_forward(cell, params, X, carry0, valid, mask)
+    pred = scan_forward(cell, params, X, carry0, valid, mask, for_backward=False)
+    assert len(pred["shards"]) == (2 if sharded else 1)
+    for name in ("h", *cell.hidden_carries):
+        assert_allclose(pred[name], train[name], rtol=1e-13, atol=1e-14)
+    with pytest.raises(ValueError, match="for_backward=True"):
+        scan_backward(cell, params, X, pred)
+
+
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_prediction_scan_keeps_only_the_carries(monkeypatch, cell_name):
+    # Besides the carries: 8 steps of input projection, NumPy's ufunc buffer
+    # (8192 values), a few per-step rows and the weights as the scan lays them out.
+    T, B, F, H, K = 200, 16, 3, 24, 2
+    rng = np.random.RandomState(0)
+    cell = make_cell(cell_name, n_states=K)
+    params = _random_direction(rng, cell, F, H)
+    X = rng.standard_normal((T, B, F))
+    gate_row = B * cell.n_gates * H * X.itemsize
+    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 8 * gate_row)
+    tracemalloc.start()
+    try:
+        scan_forward(cell, params, X, for_backward=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    per_step = cell.output_size(H) + H * len(cell.hidden_carries)
+    carries = (T + 1) * B * per_step * X.itemsize
+    extra = 8 * gate_row + (8192 + 10 * B * per_step) * X.itemsize
+    extra += 2 * sum(p.nbytes for p in params)
+    assert peak < carries + extra, peak / carries
 
 
 def test_make_cell_builds_the_registered_class():
