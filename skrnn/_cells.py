@@ -413,7 +413,7 @@ class StatalCell(_Cell):
     def forward(self, t, g, hg, cache, b_hh):
         B, H = hg.shape
         K = self.n_states
-        a = g
+        a = g  # the gate row becomes the activation
         a += hg
         sigmoid_(a)
         h = cache["h"][t + 1].reshape(B, 1 + K, H)

@@ -140,7 +140,7 @@ def scan_forward(
     w_ih, w_hh_fwd, bias = cell.forward_weights(
         w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
     )
-    project = None  # the inputs are projected step chunk by step chunk
+    project = None  # (w_ih^T, bias) when the loop projects a few steps at a time
     if cell.gates_in_output or for_backward:
         gates = cache["h"][1:] if cell.gates_in_output else np.empty((T, B, GH), dtype)
         with gemm_threads(T * B, F, GH):
@@ -293,12 +293,14 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             return np.array(dcarryT[name][rows], dtype=dtype, copy=True)
         return np.zeros((shard["h"].shape[1], width), dtype)
 
-    # per shard: its rows, its cache views, and the gradients flowing into the
-    # state before the current step (updated in place, chunk after chunk)
+    # per shard: its rows, its cache views, its padded steps and the gradients
+    # flowing into the state before the current step (updated in place, chunk
+    # after chunk)
     shards = [
         (
             rows,
             shard,
+            _pad_steps(None if valid is None else valid[:, rows]),
             start(rows, shard, "h", V),
             {name: start(rows, shard, name, H) for name in cell.hidden_carries},
         )
@@ -314,7 +316,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             dg = dgates[steps.start : t1]
 
         def run(item, steps=steps, dg=dg):
-            rows, shard, dh_rec, dcarry = item
+            rows, shard, pad, dh_rec, dcarry = item
             _backward_rows(
                 cell,
                 shard,
@@ -326,7 +328,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
                 None if dY is None else dY[:, rows],
                 dh_rec,
                 dcarry,
-                _pad_steps(None if valid is None else valid[:, rows]),
+                pad,
                 None if rec_mask is None else rec_mask[rows],
             )
 
@@ -350,11 +352,11 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             with gemm_threads(n, GH, F):
                 np.dot(dg.reshape(n, GH), w_ih, out=dX[steps.start : t1].reshape(n, F))
     if len(shards) == 1:
-        dh_rec, dcarry = shards[0][2:]
+        dh_rec, dcarry = shards[0][3:]
     else:
-        dh_rec = np.concatenate([s[2] for s in shards])
+        dh_rec = np.concatenate([s[3] for s in shards])
         dcarry = {
-            name: np.concatenate([s[3][name] for s in shards])
+            name: np.concatenate([s[4][name] for s in shards])
             for name in cell.hidden_carries
         }
     return dX, {"h": dh_rec, **dcarry}, grads
