@@ -61,6 +61,16 @@ def _grad_chunks(n_chunks):
     return mock.patch.multiple(recurrent, GRAD_CHUNKS=n_chunks, MIN_CHUNK_ROWS=1)
 
 
+def _peak_bytes(fn):
+    """Peak bytes traced by tracemalloc while ``fn()`` runs."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def _lengths_and_valid(lengths, T):
     lengths = np.asarray(lengths)
     valid = np.arange(T)[:, None] < lengths[None, :]
@@ -257,12 +267,7 @@ def test_forward_keeps_what_bptt_needs(cell_name):
     cell = make_cell(cell_name, n_states=K)
     params = _random_direction(rng, cell, F, H)
     X = rng.standard_normal((T, B, F))
-    tracemalloc.start()
-    try:
-        scan_forward(cell, params, X)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes(lambda: scan_forward(cell, params, X))
     keeps = T * B * BPTT_KEEPS[cell_name](H, K) * X.itemsize
     ufunc_buffer = 8192 * X.itemsize  # NumPy's, while adding the bias
     assert peak < 1.02 * keeps + ufunc_buffer, peak / keeps
@@ -280,12 +285,7 @@ def test_backward_keeps_no_second_sequence_buffer(cell_name):
     X = rng.standard_normal((T, B, F))
     dY = rng.standard_normal((T, B, cell.output_size(H)))
     cache = scan_forward(cell, params, X)
-    tracemalloc.start()
-    try:
-        scan_backward(cell, params, X, cache, dY, need_dX=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes(lambda: scan_backward(cell, params, X, cache, dY, need_dX=False))
     assert peak < 0.25 * T * B * H * X.itemsize, peak
 
 
@@ -342,7 +342,7 @@ def test_prediction_scan_equals_the_training_scan(monkeypatch, cell_name, sharde
     _, valid = _lengths_and_valid([7, 3, 5, 1, 7, 6], T)
     mask = (rng.uniform(size=(B, cell.output_size(H))) > 0.3) / 0.7
     carry0 = _carry(rng, cell, B, H)
-    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 2 * B * H * 8)
+    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 2 * B * cell.n_gates * H * 8)
     if sharded:
         monkeypatch.setattr(parallel, "MIN_SHARD_WORK", 1)
         monkeypatch.setattr(parallel, "MIN_SHARD_ROWS", 1)
@@ -367,12 +367,7 @@ def test_prediction_scan_keeps_only_the_carries(monkeypatch, cell_name):
     X = rng.standard_normal((T, B, F))
     gate_row = B * cell.n_gates * H * X.itemsize
     monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 8 * gate_row)
-    tracemalloc.start()
-    try:
-        scan_forward(cell, params, X, for_backward=False)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes(lambda: scan_forward(cell, params, X, for_backward=False))
     per_step = cell.output_size(H) + H * len(cell.hidden_carries)
     carries = (T + 1) * B * per_step * X.itemsize
     extra = 8 * gate_row + (8192 + 10 * B * per_step) * X.itemsize
