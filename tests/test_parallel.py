@@ -34,11 +34,9 @@ def _run(cell, bidirectional):
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_sharded_scan_equals_the_unsharded_scan(monkeypatch, cell, bidirectional):
+def test_sharded_scan_equals_the_unsharded_scan(shard_every_batch, cell, bidirectional):
     whole = _run(cell, bidirectional)
-    monkeypatch.setattr(_parallel, "MIN_SHARD_WORK", 1)
-    monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 1)
-    monkeypatch.setattr(_parallel, "MIN_SHARD_GATES", 0)
+    shard_every_batch()
     assert len(_parallel.batch_shards(9, 4, 4)) == 2
     for threads in (1, 2):
         _parallel.set_max_threads(threads)

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-import skrnn._parallel as parallel
 import skrnn._recurrent as recurrent
 from skrnn._cells import CELLS
 from skrnn._recurrent import (
@@ -331,7 +330,9 @@ def test_chunked_weight_gradients_equal_one_chunk(nonlinearity):
 
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 @pytest.mark.parametrize("sharded", [False, True])
-def test_prediction_scan_equals_the_training_scan(monkeypatch, cell_name, sharded):
+def test_prediction_scan_equals_the_training_scan(
+    monkeypatch, shard_every_batch, cell_name, sharded
+):
     # for_backward=False projects the inputs 2 steps at a time (the last chunk
     # shorter) and reuses one row for step buffers: the same states come out.
     T, B, F, H = 7, 6, 3, 4
@@ -344,9 +345,7 @@ def test_prediction_scan_equals_the_training_scan(monkeypatch, cell_name, sharde
     carry0 = _carry(rng, cell, B, H)
     monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 2 * B * cell.n_gates * H * 8)
     if sharded:
-        monkeypatch.setattr(parallel, "MIN_SHARD_WORK", 1)
-        monkeypatch.setattr(parallel, "MIN_SHARD_ROWS", 1)
-        monkeypatch.setattr(parallel, "MIN_SHARD_GATES", 0)
+        shard_every_batch()
     train = scan_forward(cell, params, X, carry0, valid, mask)
     pred = scan_forward(cell, params, X, carry0, valid, mask, for_backward=False)
     assert len(pred["shards"]) == (2 if sharded else 1)
