@@ -21,7 +21,10 @@ __all__ = [
     "tensor_type",
 ]
 
-_FLOAT_TYPES = {np.dtype(np.float32): FloatTensorType, np.dtype(np.float64): DoubleTensorType}
+_FLOAT_TYPES = {
+    np.dtype(np.float32): FloatTensorType,
+    np.dtype(np.float64): DoubleTensorType,
+}
 
 
 def tensor_type(dtype, shape=None):

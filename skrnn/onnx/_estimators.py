@@ -100,7 +100,9 @@ def parse_regressor(scope, model, inputs, custom_parsers=None):
 
 def convert_regressor(scope, operator, container):
     model, b, Xt, lengths = _start(scope, operator, container)
-    out = _unscale(b, model, network_raw(b, model._arch(), model.state_dict_, Xt, lengths))
+    out = _unscale(
+        b, model, network_raw(b, model._arch(), model.state_dict_, Xt, lengths)
+    )
     if model.return_sequences:
         out = _zero_padded(b, out, lengths)
         if model.n_outputs_ == 1:
@@ -167,7 +169,9 @@ def convert_classifier(scope, operator, container):
     proba = b.op("Clip", proba, b.const(eps), b.const(1 - eps))
     if model._loss_name != "log_loss" and not multilabel:
         proba = b.op("Concat", b.op("Sub", b.const(1.0), proba), proba, axis=-1)
-    label = index if multilabel else b.op("Gather", _class_constant(b, model, kind), index)
+    label = (
+        index if multilabel else b.op("Gather", _class_constant(b, model, kind), index)
+    )
     b.identity(label, operator.outputs[0].full_name)
     b.identity(proba, operator.outputs[1].full_name)
 

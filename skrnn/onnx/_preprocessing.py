@@ -104,7 +104,11 @@ def parse_wide(scope, model, inputs, custom_parsers=None):
     check_exportable(model, dict.fromkeys(model.get_params()))
     check_is_fitted(model)
     shape = list(inputs[0].type.shape)
-    if len(inputs) != 1 or len(shape) != 2 or shape[1] not in (None, model.n_features_in_):
+    if (
+        len(inputs) != 1
+        or len(shape) != 2
+        or shape[1] not in (None, model.n_features_in_)
+    ):
         raise ValueError(
             "cannot export WideToSequence to ONNX: it takes one 2-D input of "
             f"{model.n_features_in_} columns, got {[v.type for v in inputs]}; pass "

@@ -88,12 +88,19 @@ def _statal_step(bb, cell, g, h, c, w_hh, H, b_hh):
     s_prev = bb.op("Reshape", bb.cols(h, H, (1 + K) * H), bb.ints(0, K, H))
     r = bb.op("Mul", s_prev, bb.const(cell.rho[:, None]))
     # s = r + a (1 - r), as the NumPy cell computes it
-    s = bb.op("Add", r, bb.op("Mul", bb.op("Sub", bb.const(1.0), r), bb.unsqueeze(a, 1)))
+    s = bb.op(
+        "Add", r, bb.op("Mul", bb.op("Sub", bb.const(1.0), r), bb.unsqueeze(a, 1))
+    )
     s = bb.op("Reshape", s, bb.ints(0, K * H))
     return bb.op("Concat", a, s, axis=1), None
 
 
-_STEPS = {"rnn": _rnn_step, "lstm": _lstm_step, "gru": _gru_step, "statal": _statal_step}
+_STEPS = {
+    "rnn": _rnn_step,
+    "lstm": _lstm_step,
+    "gru": _gru_step,
+    "statal": _statal_step,
+}
 
 
 def _scan_body(b, arch, cell, w_hh, b_hh, masked):
@@ -110,7 +117,9 @@ def _scan_body(b, arch, cell, w_hh, b_hh, masked):
         c_new = bb.op("Where", m, c_new, c) if has_c else None
     h_out, y = bb.op("Identity", h_new), bb.op("Identity", h_new)
     states_in = [(h, dt, 2)] + ([(c, dt, 2)] if has_c else [])
-    states_out = [(h_out, dt, 2)] + ([(bb.op("Identity", c_new), dt, 2)] if has_c else [])
+    states_out = [(h_out, dt, 2)] + (
+        [(bb.op("Identity", c_new), dt, 2)] if has_c else []
+    )
     inputs = states_in + [(g, dt, 2)] + ([(m, np.bool_, 2)] if masked else [])
     return bb.graph(inputs, [*states_out, (y, dt, 2)])
 
@@ -218,4 +227,3 @@ def recurrent_stack(b, arch, params, X, lengths):
         else:
             h, last = _scan_layer(b, arch, cell, dirs, h, lengths, mask)
     return h, last
-
