@@ -117,6 +117,24 @@ def test_onnxruntime_matches_predict(cfg):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "statal", "wavenet"])
+def test_every_cell_in_both_dtypes_on_a_ragged_batch(cell, dtype):
+    rng = np.random.RandomState(10)
+    X = _data(rng, dtype, ragged=True)
+    wavenet = cell == "wavenet"
+    est = RNNRegressor(
+        cell, (3, 3), bidirectional=not wavenet, n_states=2, max_iter=2, random_state=0
+    ).fit(X, _targets(rng, X, False, False))
+    assert_close(run(to_onnx(est, X), *padded(X))[0], est.predict(X), dtype)
+    seq = RNNRegressor(cell, (3, 3), return_sequences=True, max_iter=2, random_state=0)
+    seq.fit(X, _targets(rng, X, True, False))
+    out = run(to_onnx(seq, X), *padded(X))[0]
+    assert_close(out, seq.predict(X), dtype)
+    for i, n in enumerate(padded(X)[1]):  # padded steps are 0, as predict's arrays
+        assert not out[i, n:].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_recurrent_operators_in_float32_scan_in_float64(dtype):
     # onnxruntime's RNN / LSTM / GRU kernels exist in float32 only
     rng = np.random.RandomState(0)
@@ -142,6 +160,16 @@ def test_classifier_labels_and_probabilities(y):
     label, proba = run(skl2onnx.to_onnx(clf, X[:1]), X)
     np.testing.assert_array_equal(label, clf.predict(X))
     assert_close(proba, clf.predict_proba(X), np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_probabilities_stay_inside_0_1(dtype):
+    X = np.random.RandomState(11).normal(size=(6, 3, 1)).astype(dtype)
+    clf = RNNClassifier("rnn", 2, max_iter=2, random_state=0).fit(X, np.arange(6) % 2)
+    clf.load_state_dict({**clf.state_dict_, "head.bias": np.array([100.0])})
+    proba = run(to_onnx(clf, X), X)[1]
+    assert ((proba > 0) & (proba < 1)).all()
+    np.testing.assert_array_equal(proba, clf.predict_proba(X))
 
 
 def test_pipeline_with_scaler_dynamic_batch_and_length():
@@ -171,7 +199,10 @@ def test_seq2seq_transform_and_predict_on_ragged_batches(cell, autoencoder):
     codes = run(to_onnx(s2s, X), *inputs)[0]
     assert_close(codes, s2s.transform(X), np.float64)
     onx = to_onnx(s2s, X, options={id(s2s): {"method": "predict"}})
-    assert_close(run(onx, *inputs)[0], s2s.predict(X), np.float64)
+    out = run(onx, *inputs)[0]
+    assert_close(out, s2s.predict(X), np.float64)
+    if autoencoder:  # each reconstruction as long as its input, then zeros
+        assert all(not out[i, n:].any() for i, n in enumerate(inputs[1]))
 
 
 def test_ragged_pipeline_of_every_sequence_transformer():
