@@ -1,5 +1,7 @@
 """ONNX export: onnxruntime gives what predict / predict_proba / transform give."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -193,7 +195,10 @@ def test_pipeline_with_scaler_dynamic_batch_and_length():
 def test_seq2seq_transform_and_predict_on_ragged_batches(cell, autoencoder):
     rng = np.random.RandomState(3)
     X = _data(rng, np.float64, ragged=True)
-    s2s = Seq2SeqTransformer(2, cell, (3, 3), max_iter=2, random_state=0)
+    bidirectional = cell != "wavenet"
+    s2s = Seq2SeqTransformer(
+        2, cell, (3, 3), bidirectional=bidirectional, max_iter=2, random_state=0
+    )
     s2s.fit(X) if autoencoder else s2s.fit(X, [rng.normal(size=(4, 1)) for _ in X])
     inputs = padded(X)
     codes = run(to_onnx(s2s, X), *inputs)[0]
@@ -278,6 +283,24 @@ def test_what_cannot_be_exported_is_refused_clearly(fitted, call, match):
     X, est = fitted
     with pytest.raises(ValueError, match=match):
         call(X, est)
+
+
+def test_a_cell_the_converter_does_not_implement_is_refused(fitted):
+    X, est = fitted
+    est = copy.deepcopy(est)
+    est.cell = "mgu"  # as if a new cell were registered after the converter
+    with pytest.raises(ValueError, match="cell='mgu' is not supported"):
+        to_onnx(est, X)
+
+
+def test_float64_input_to_a_float32_model_is_cast_as_predict_does():
+    rng = np.random.RandomState(12)
+    X = rng.normal(size=(8, 4, 2)).astype(np.float32)
+    est = RNNRegressor("lstm", 3, max_iter=2, random_state=0).fit(X, X.sum((1, 2)))
+    X64 = rng.normal(size=(5, 7, 2))
+    out = run(to_onnx(est, X64), X64)[0]
+    assert out.dtype == np.float32
+    assert_close(out, est.predict(X64), np.float32)
 
 
 def test_lengths_input_must_be_int64(fitted):

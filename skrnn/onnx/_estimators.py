@@ -5,7 +5,6 @@ from onnx import TensorProto
 from skl2onnx.common.data_types import Int64TensorType, StringTensorType
 
 from ._common import (
-    as_dtype,
     check_exportable,
     check_sequence_inputs,
     declare_output,
@@ -14,45 +13,9 @@ from ._common import (
     tensor_type,
 )
 from ._graph import GraphBuilder
-from ._recurrent import recurrent_stack
-from ._wavenet import last_step, wavenet_stack
+from ._network import SUPPORTED, network_raw
 
 __all__ = ["ESTIMATORS"]
-
-#: Parameters that only shape training: a fitted model predicts the same
-#: function whatever their values (dropout is off in predict).
-TRAINING_PARAMS = dict.fromkeys(
-    "dropout recurrent_dropout solver alpha batch_size learning_rate "
-    "learning_rate_init power_t momentum nesterovs_momentum beta_1 beta_2 epsilon "
-    "max_iter max_fun tol n_iter_no_change early_stopping validation_fraction "
-    "shuffle random_state verbose warm_start clip_norm clip_value bptt_steps "
-    "class_weight".split()
-)
-#: Parameters of the network the converter writes, each handled in full.
-NETWORK_PARAMS = dict.fromkeys(
-    "cell hidden_layer_sizes bidirectional nonlinearity n_states return_sequences "
-    "n_components".split()
-)
-SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
-
-
-# --------------------------------------------------------------------- network
-def network_raw(b, arch, params, Xt, lengths):
-    """Head output before the output activation, from a time-major ``(T, N, F)``.
-
-    Returns ``(N, n_outputs)`` (many-to-one: the head reads the last valid step)
-    or ``(N, T, n_outputs)`` with ``arch.return_sequences``.
-    """
-    params = as_dtype(params, b.dtype)
-    if arch.kind == "wavenet":
-        Y = wavenet_stack(b, params, Xt, len(arch.hidden_sizes))
-        last = None if arch.return_sequences else last_step(b, Y, lengths)
-    else:
-        Y, last = recurrent_stack(b, arch, params, Xt, lengths)
-    W, bias = params["head.weight"], params["head.bias"]
-    if arch.return_sequences:
-        return b.linear(b.transpose(Y, 1, 0, 2), W, bias)
-    return b.linear(last, W, bias)
 
 
 def _valid_steps(b, out, lengths):

@@ -6,7 +6,7 @@ from onnx import numpy_helper
 from .._network import _layer_keys
 from ._graph import BodyBuilder
 
-__all__ = ["OPERATOR_CELLS", "recurrent_stack", "step_mask"]
+__all__ = ["CELL_STEPS", "OPERATOR_CELLS", "recurrent_stack", "step_mask"]
 
 #: ONNX gate order of each operator cell as indices of PyTorch's gate blocks:
 #: LSTM (i, f, g, o) -> (i, o, f, c); GRU (r, z, n) -> (z, r, h).
@@ -95,7 +95,8 @@ def _statal_step(bb, cell, g, h, c, w_hh, H, b_hh):
     return bb.op("Concat", a, s, axis=1), None
 
 
-_STEPS = {
+#: Scan-body step of each recurrent cell, keyed by the ``cell`` parameter.
+CELL_STEPS = {
     "rnn": _rnn_step,
     "lstm": _lstm_step,
     "gru": _gru_step,
@@ -111,7 +112,7 @@ def _scan_body(b, arch, cell, w_hh, b_hh, masked):
     has_c = arch.cell == "lstm"
     h, c = bb.input("h"), bb.input("c") if has_c else None
     g, m = bb.input("g"), bb.input("m") if masked else None
-    h_new, c_new = _STEPS[arch.cell](bb, cell, g, h, c, w_hh, H, b_hh)
+    h_new, c_new = CELL_STEPS[arch.cell](bb, cell, g, h, c, w_hh, H, b_hh)
     if masked:  # padded steps carry the state unchanged
         h_new = bb.op("Where", m, h_new, h)
         c_new = bb.op("Where", m, c_new, c) if has_c else None
