@@ -18,15 +18,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._api import padded, to_onnx
-from ._estimators import ESTIMATORS, no_shape_change
-from ._preprocessing import TRANSFORMERS
+from ._estimators import estimator_converters, no_shape_change
+from ._preprocessing import transformer_converters
 
 __all__ = ["padded", "register", "to_onnx"]
 
 
 def register():
     """Register the skrnn converters with skl2onnx (done once, on import)."""
-    for cls, alias, parser, converter, options in [*ESTIMATORS(), *TRANSFORMERS()]:
+    for cls, alias, parser, converter, options in [
+        *estimator_converters(),
+        *transformer_converters(),
+    ]:
         skl2onnx.update_registered_converter(
             cls,
             alias,

@@ -1,6 +1,5 @@
 """``to_onnx``: export a fitted skrnn model or pipeline with dynamic batch and time."""
 
-import numpy as np
 from skl2onnx import convert_sklearn
 
 from .._data import to_padded
@@ -86,9 +85,7 @@ def to_onnx(model, X_sample, *, lengths=None, target_opset=None, options=None):
     >>> [i.name for i in onx.graph.input]
     ['X']
     """
-    X3, _, kind = to_padded(X_sample, name="X_sample")
-    if X3.dtype not in (np.float32, np.float64):
-        X3 = X3.astype(np.float64)
+    X3, _, kind = to_padded(X_sample, name="X_sample")  # float32 or float64
     if lengths is None:
         lengths = kind in ("list", "list1d")
     if kind == "table":

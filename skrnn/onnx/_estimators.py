@@ -4,6 +4,7 @@ import numpy as np
 from onnx import TensorProto
 from skl2onnx.common.data_types import Int64TensorType, StringTensorType
 
+from .. import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from ._common import (
     check_exportable,
     check_sequence_inputs,
@@ -15,7 +16,7 @@ from ._common import (
 from ._graph import GraphBuilder
 from ._network import SUPPORTED, network_raw
 
-__all__ = ["ESTIMATORS"]
+__all__ = ["estimator_converters", "no_shape_change"]
 
 
 def _valid_steps(b, out, lengths):
@@ -205,10 +206,8 @@ def no_shape_change(operator):
     """Shape calculator: the parser already declared every output's type."""
 
 
-def estimators():
+def estimator_converters():
     """``(class, alias, parser, converter, options)`` of each skrnn estimator."""
-    from .. import RNNClassifier, RNNRegressor, Seq2SeqTransformer
-
     return [
         (RNNRegressor, "SkrnnRNNRegressor", parse_regressor, convert_regressor, None),
         (
@@ -226,6 +225,3 @@ def estimators():
             {"method": list(_SEQ2SEQ_METHODS)},
         ),
     ]
-
-
-ESTIMATORS = estimators

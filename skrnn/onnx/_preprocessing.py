@@ -3,6 +3,12 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..preprocessing import (
+    PadTruncate,
+    SequenceScaler,
+    SlidingWindowTransformer,
+    WideToSequence,
+)
 from ._common import (
     check_exportable,
     check_sequence_inputs,
@@ -14,7 +20,7 @@ from ._common import (
 )
 from ._graph import GraphBuilder
 
-__all__ = ["TRANSFORMERS"]
+__all__ = ["transformer_converters"]
 
 
 def _declare(scope, model, alias, inputs, shape, dtype, lengths_out):
@@ -171,15 +177,8 @@ def convert_windows(scope, operator, container):
         b.identity(_n_windows(b, model, lengths), operator.outputs[1].full_name)
 
 
-def transformers():
+def transformer_converters():
     """``(class, alias, parser, converter, options)`` of each transformer."""
-    from ..preprocessing import (
-        PadTruncate,
-        SequenceScaler,
-        SlidingWindowTransformer,
-        WideToSequence,
-    )
-
     return [
         (SequenceScaler, "SkrnnSequenceScaler", parse_scaler, convert_scaler, None),
         (PadTruncate, "SkrnnPadTruncate", parse_pad, convert_pad, None),
@@ -192,6 +191,3 @@ def transformers():
             None,
         ),
     ]
-
-
-TRANSFORMERS = transformers
