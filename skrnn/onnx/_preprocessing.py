@@ -22,6 +22,23 @@ from ._graph import GraphBuilder
 
 __all__ = ["transformer_converters"]
 
+#: The parameters each converter implements (None: every value), as for the
+#: estimators: a parameter added later must keep its default to be exported.
+_SCALER_PARAMS = {
+    "method": {"standard", "minmax"},
+    "feature_range": None,
+    "with_mean": None,
+    "with_std": None,
+}
+_PAD_PARAMS = {
+    "maxlen": None,
+    "padding": {"pre", "post"},
+    "truncating": {"pre", "post"},
+    "value": None,
+}
+_WIDE_PARAMS = {"n_timesteps": None, "n_features": None, "order": {"time", "feature"}}
+_WINDOWS_PARAMS = {"window": None, "stride": None}
+
 
 def _declare(scope, model, alias, inputs, shape, dtype, lengths_out):
     op = scope.declare_local_operator(alias, model)
@@ -48,7 +65,7 @@ def _batch_lengths(b, X, lengths):
 
 # -------------------------------------------------------------- SequenceScaler
 def parse_scaler(scope, model, inputs, custom_parsers=None):
-    check_exportable(model, dict.fromkeys(model.get_params()))
+    check_exportable(model, _SCALER_PARAMS)
     check_sequence_inputs(model, inputs, model._n_step_features)
     shape = list(inputs[0].type.shape)
     return _declare(
@@ -69,7 +86,7 @@ def convert_scaler(scope, operator, container):
 
 # ----------------------------------------------------------------- PadTruncate
 def parse_pad(scope, model, inputs, custom_parsers=None):
-    check_exportable(model, dict.fromkeys(model.get_params()))
+    check_exportable(model, _PAD_PARAMS)
     check_sequence_inputs(model, inputs, model._n_step_features)
     rank = len(inputs[0].type.shape)
     shape = [None, model.maxlen_] + ([model._n_step_features] if rank == 3 else [])
@@ -107,7 +124,7 @@ def convert_pad(scope, operator, container):
 
 # -------------------------------------------------------------- WideToSequence
 def parse_wide(scope, model, inputs, custom_parsers=None):
-    check_exportable(model, dict.fromkeys(model.get_params()))
+    check_exportable(model, _WIDE_PARAMS)
     check_is_fitted(model)
     shape = list(inputs[0].type.shape)
     if (
@@ -140,7 +157,7 @@ def convert_wide(scope, operator, container):
 
 # ---------------------------------------------------- SlidingWindowTransformer
 def parse_windows(scope, model, inputs, custom_parsers=None):
-    check_exportable(model, dict.fromkeys(model.get_params()))
+    check_exportable(model, _WINDOWS_PARAMS)
     check_sequence_inputs(model, inputs, model._n_step_features)
     T = inputs[0].type.shape[1]
     if T is not None and T < model.window:
