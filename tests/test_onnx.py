@@ -136,6 +136,17 @@ def test_every_cell_in_both_dtypes_on_a_ragged_batch(cell, dtype):
         assert not out[i, n:].any()
 
 
+@pytest.mark.parametrize("cell, dtype", [("lstm", np.float32), ("statal", np.float64)])
+def test_lowest_supported_opset(cell, dtype):
+    rng = np.random.RandomState(13)
+    X = _data(rng, dtype, ragged=True)
+    est = RNNRegressor(cell, (2, 2), bidirectional=True, max_iter=2, random_state=0)
+    est.fit(X, _targets(rng, X, False, False))
+    onx = to_onnx(est, X, target_opset=14)
+    assert [(o.domain, o.version) for o in onx.opset_import] == [("", 14)]
+    assert_close(run(onx, *padded(X))[0], est.predict(X), dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_recurrent_operators_in_float32_scan_in_float64(dtype):
     # onnxruntime's RNN / LSTM / GRU kernels exist in float32 only
