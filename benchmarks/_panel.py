@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from skrnn.preprocessing import SequenceScaler, make_windows
 
@@ -440,9 +441,9 @@ def per_step_windows(task):
     s, w, n = d["series"], d["window"], d["n_test"]
 
     def cut(part):
-        X = make_windows(part[:-1], w, 1)[0]
-        Y = make_windows(part[1:, :1], w, 1)[0][:, :, 0]
-        return X, Y
+        X = sliding_window_view(part[:-1], w, axis=0).transpose(0, 2, 1)
+        Y = sliding_window_view(part[1:, 0], w)
+        return np.ascontiguousarray(X), np.ascontiguousarray(Y)
 
     Xtr, Ytr = cut(s[:-n])
     Xte, Yte = cut(s[-n:])

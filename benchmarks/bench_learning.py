@@ -428,12 +428,36 @@ def main(argv=None):
 
 
 def summary(rows):
+    """Where skrnn stands against the baselines and the published figures."""
     scored = [r for r in rows if "beats_best" in r]
     lost = [r["dataset"] for r in scored if not r["beats_best"]]
     print(
         f"\nskrnn at or above the best baseline on {len(scored) - len(lost)} of "
         f"{len(scored)} rows" + (f"; below on {', '.join(lost)}" if lost else "")
     )
+    near = [
+        r
+        for r in rows
+        if r.get("metric") == "accuracy"
+        and r.get("published")
+        and r.get("score_mean") is not None
+    ]
+    far = [r["dataset"] for r in near if r["score_mean"] < r["published"][1] - 0.03]
+    if near:
+        print(
+            f"within 3 points of the published deep-learning accuracy on "
+            f"{len(near) - len(far)} of {len(near)} classification rows"
+            + (f"; further on {', '.join(far)}" if far else "")
+        )
+    print("\nsplits:")
+    for r in rows:
+        if "split" in r:
+            sizes = (
+                f"{r['n_train']} train / {r['n_test']} test"
+                if "n_train" in r
+                else f"{r['n_points']} points, last {r['n_test']} tested"
+            )
+            print(f"- {r['dataset']}: {r['split']}; {sizes}")
 
 
 if __name__ == "__main__":
