@@ -321,6 +321,12 @@ def parse_set(items):
             out[key.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             out[key.strip()] = text
+    known = set()
+    for cls in (RNNClassifier, RNNRegressor, Seq2SeqTransformer):
+        known |= set(cls().get_params())
+    unknown = sorted(set(out) - known)
+    if unknown:  # a typo would otherwise fail every row of a long run
+        raise SystemExit(f"--set: no estimator has {unknown}; see {sorted(known)}")
     return out
 
 
