@@ -161,14 +161,14 @@ def italy_power():
 
 
 def osuleaf():
-    # 200 + 242 series of 427 steps: one default GRU fit took 350 s here (2 busy
-    # cores), 3 seeds would be most of the budget; run it with --only or --all.
+    # 200 + 242 series of 427 steps: 1.8 s per default epoch, one default GRU fit
+    # (160 epochs) 350 s on 2 busy cores; 3 seeds would be most of the budget.
     return _classify("OSULeaf", "univariate classification, 6 classes")
 
 
 def acsf1():
-    # 100 + 100 series of 1460 steps: about 10x the work of GunPoint per epoch,
-    # so it stays out of the default panel (run it with --only ACSF1 or --all).
+    # 100 + 100 series of 1460 steps: 1.7 s per default epoch on 2 busy cores,
+    # minutes per fit, so it stays out of the default panel (--only or --all).
     return _classify("ACSF1", "univariate classification, 10 classes")
 
 
@@ -203,7 +203,8 @@ def japanese_vowels():
 
 
 def plaid():
-    # 537 + 537 series of 100-1344 steps (mean 324): too long for the default panel.
+    # 537 + 537 series of 100-1344 steps (mean 324): 27 s per default epoch on 2
+    # busy cores, far too long for the default panel (--only or --all).
     Xtr, ytr, Xte, yte = _ucr("PLAID", return_type="nested_univ")
 
     def seqs(df):

@@ -8,6 +8,7 @@ Run from the repository root (needs sktime for its bundled archive data:
     python benchmarks/bench_learning.py --only GunPoint,Lynx --seeds 5
     python benchmarks/bench_learning.py --set batch_size=16 --set tol=0
     python benchmarks/bench_learning.py --cell gru --no-baselines --json out.json
+    python benchmarks/bench_learning.py --set tol=0 --compare before.json
 
 Every row is one public dataset on its standard split. skrnn runs with its
 defaults: only ``cell`` (named in the table), ``random_state`` and, for
@@ -380,6 +381,12 @@ def parse_args(argv):
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines")
     p.add_argument("--no-grid", action="store_true", help="skip the grid showcase")
     p.add_argument("--json", help="write every result to this file")
+    p.add_argument(
+        "--compare",
+        metavar="JSON",
+        help="also print each row's change against an earlier --json file (its "
+        "baselines stand in with --no-baselines)",
+    )
     args = p.parse_args(argv)
     n_seeds = args.seeds or (1 if args.quick else 3)
     args.seed_list = list(range(n_seeds))
@@ -426,11 +433,43 @@ def main(argv=None):
                 grids.append(dict(dataset=name, error=f"{type(exc).__name__}: {exc}"))
     meta["seconds"] = time.perf_counter() - started
     summary(rows)
+    if args.compare:
+        compare(rows, args.compare)
     print(f"total {meta['seconds'] / 60:.1f} min")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(dict(meta=meta, rows=rows, grids=grids), fh, indent=1)
     return 0
+
+
+def compare(rows, path):
+    """Each row's score against the same row of an earlier --json file."""
+    with open(path, encoding="utf-8") as fh:
+        before = {r["dataset"]: r for r in json.load(fh)["rows"]}
+    print(f"\nagainst {path}:")
+    head = ["dataset", "metric", "before", "now", "change", "best baseline", "now ≥"]
+    print(markdown_line(head))
+    print(markdown_line(["---"] * len(head)))
+    for row in rows:
+        old = before.get(row["dataset"], {})
+        now, was = row.get("score_mean"), old.get("score_mean")
+        if now is None or was is None:
+            continue
+        up = row["higher_is_better"]
+        better = now > was if up else now < was
+        change = f"{now - was:+.3f}" if up else f"{100 * (now - was) / was:+.1f}%"
+        name, value = row.get("best_baseline") or [None, None]
+        if value is None:  # --no-baselines: the earlier run's
+            name, value = old.get("best_baseline") or [None, None]
+        beats = (
+            "n/a"
+            if value is None
+            else ("yes" if (now >= value if up else now <= value) else "**no**")
+        )
+        ok = "better" if better else ("same" if now == was else "worse")
+        cells = [row["dataset"], row["metric"], f"{was:.4g}", f"{now:.4g}"]
+        best = "n/a" if value is None else f"{name} {value:.4g}"
+        print(markdown_line([*cells, f"{change} ({ok})", best, beats]))
 
 
 def summary(rows):
