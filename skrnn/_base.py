@@ -31,6 +31,10 @@ AUTO_WIDTH = 32
 #: Most steps a many-to-one network reads with ``patch_size="auto"``.
 AUTO_PATCHED_STEPS = 32
 
+# Seq2SeqTransformer has no ``pooling``, ``patch_size`` nor ``return_sequences``
+# parameter: its encoder reads the last state, step by step. The shared code
+# below reads those parameters with these fallbacks.
+
 
 def _stochastic_solver(estimator):
     """``partial_fit`` exists for the minibatch solvers only (as in sklearn's MLP)."""

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
+from skrnn.datasets import make_marker_task
 from skrnn.preprocessing import make_windows
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -96,3 +97,13 @@ def test_sequence_to_sequence_forecast():
     s2s = Seq2SeqTransformer(cell="gru", random_state=0).fit(X, Y)
     pred = np.stack(s2s.predict(X_test))
     assert np.sqrt(np.mean((pred - np.stack(Y_test)) ** 2)) < 0.25
+
+
+@pytest.mark.slow
+def test_statal_cell_finds_the_marker_at_its_defaults():
+    # a single spike on channel 0 among same-sized distractor spikes on the
+    # other channels, anywhere in 300 steps: chance is 0.5
+    X, y = make_marker_task(200, 300, random_state=0)
+    X_test, y_test = make_marker_task(200, 300, random_state=1)
+    clf = RNNClassifier(cell="statal", random_state=0).fit(X, y)
+    assert clf.score(X_test, y_test) > 0.95
