@@ -160,11 +160,21 @@ class ArchiveReader:
     """Reads a model file's JSON and arrays, each within a size fixed beforehand."""
 
     def __init__(self, archive, file_size):
+        names = archive.namelist()
+        if len(names) != len(set(names)):
+            raise Invalid("the archive holds two entries of the same name")
         self.archive = archive
         self.file_size = file_size
         self.manifest = None
 
     def _read(self, info, limit):
+        if info.flag_bits & 0x1:
+            raise Invalid(f"entry {info.filename} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Invalid(
+                f"entry {info.filename} uses compression method {info.compress_type}"
+                "; skrnn writes deflate or none"
+            )
         if info.file_size > limit:
             raise Invalid(
                 f"entry {info.filename} holds {info.file_size} bytes, more than "

@@ -142,7 +142,8 @@ def check_consistent(est):
             type(lb) is LabelBinarizer
             and (lb.neg_label, lb.pos_label, lb.sparse_output) == (0, 1, False)
             and lb.sparse_input_ is False
-            and lb.classes_ is est.classes_
+            and lb.classes_.dtype == est.classes_.dtype
+            and np.array_equal(lb.classes_, est.classes_)
         ):
             raise Invalid("its label encoder does not match classes_")
 

@@ -13,7 +13,16 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from _model_files import declare, meta_of, npy, read_entries, write_entries
+from _model_files import (
+    allow_listed,
+    assert_models_equal,
+    assert_same,
+    declare,
+    meta_of,
+    npy,
+    read_entries,
+    write_entries,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -23,7 +32,6 @@ from sklearn.pipeline import make_pipeline
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn._network import Architecture, init_params, param_shapes
 from skrnn._optim import AdamOptimizer
-from skrnn._persistence_schema import ARRAYS, DERIVED, SCALARS, SECTIONS
 from skrnn._persistence_training import OPTIMIZER_SCRATCH, OPTIMIZERS, TRAIN_FIELDS
 from skrnn.persistence import FORMAT_VERSION, load, save, skops_trusted_types
 from skrnn.preprocessing import SequenceScaler, make_windows
@@ -76,17 +84,6 @@ def _outputs(est, X):
     return out
 
 
-def _assert_same(a, b):
-    """Exact equality of (nested) outputs, including dtypes."""
-    if isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b)
-        for u, v in zip(a, b, strict=True):
-            _assert_same(u, v)
-        return
-    assert a.dtype == b.dtype
-    assert_array_equal(a, b)
-
-
 KINDS = ["regressor", "regressor_seq", "classifier", "seq2seq", "wavenet"]
 
 
@@ -104,7 +101,7 @@ def test_round_trip_predicts_identically(kind, dtype, tmp_path):
         assert_array_equal(loaded.state_dict_[name], w)
     assert loaded.loss_curve_ == est.loss_curve_
     assert loaded.n_iter_ == est.n_iter_
-    _assert_same(_outputs(loaded, X), _outputs(est, X))
+    assert_same(_outputs(loaded, X), _outputs(est, X))
 
 
 @pytest.mark.parametrize(
@@ -121,8 +118,8 @@ def test_labels_keep_their_values_and_dtype(make_labels, tmp_path):
     X, y = _data()
     est = RNNClassifier(**SMALL).fit(X, make_labels(y))
     loaded = load(save(est, tmp_path / "clf.npz"))
-    _assert_same(loaded.classes_, est.classes_)
-    _assert_same(loaded.predict(X), est.predict(X))
+    assert_same(loaded.classes_, est.classes_)
+    assert_same(loaded.predict(X), est.predict(X))
     assert set(loaded.predict(X)) <= set(est.classes_)
 
 
@@ -132,7 +129,7 @@ def test_dataframe_feature_names_survive(tmp_path):
     est = RNNRegressor(**SMALL).fit(frame, y)
     loaded = load(save(est, tmp_path / "m.npz"))
     assert loaded.feature_names_in_.tolist() == est.feature_names_in_.tolist()
-    _assert_same(loaded.predict(frame), est.predict(frame))
+    assert_same(loaded.predict(frame), est.predict(frame))
     with pytest.raises(ValueError, match="feature names"):
         loaded.predict(frame.rename(columns={"t0": "other"}))
 
@@ -145,10 +142,10 @@ def test_training_continues_exactly_after_load(solver, tmp_path):
     loaded = load(save(est, tmp_path / "m.npz"))
     est.partial_fit(X, y)
     loaded.partial_fit(X, y)  # same optimizer moments, same random draws
-    _assert_same(loaded.predict(X), est.predict(X))
+    assert_same(loaded.predict(X), est.predict(X))
     est.set_params(warm_start=True).fit(X, y)
     loaded.set_params(warm_start=True).fit(X, y)
-    _assert_same(loaded.predict(X), est.predict(X))
+    assert_same(loaded.predict(X), est.predict(X))
     assert loaded.loss_curve_ == est.loss_curve_
 
 
@@ -158,10 +155,10 @@ def test_forecast_and_stream_after_load(cell, tmp_path):
     X, y = make_windows(series, window=10)
     est = RNNRegressor(**dict(SMALL, cell=cell, hidden_layer_sizes=(4, 4))).fit(X, y)
     loaded = load(save(est, tmp_path / "m.npz"))
-    _assert_same(loaded.forecast(X[-2:], n_steps=6), est.forecast(X[-2:], n_steps=6))
+    assert_same(loaded.forecast(X[-2:], n_steps=6), est.forecast(X[-2:], n_steps=6))
     stream, fresh = est.stream(), loaded.stream()
     for chunk in (X[:3, :4], X[:3, 4:]):
-        _assert_same(fresh.predict(chunk), stream.predict(chunk))
+        assert_same(fresh.predict(chunk), stream.predict(chunk))
 
 
 def test_shared_random_state_instance_stays_shared(tmp_path):
@@ -172,59 +169,10 @@ def test_shared_random_state_instance_stays_shared(tmp_path):
     assert loaded.random_state.randint(10**9) == est.random_state.randint(10**9)
 
 
-def _allow_listed(est):
-    """Every attribute a loaded model gets from its file, by name."""
-    name = type(est).__name__
-    names = [*SCALARS[name], *ARRAYS[name], *DERIVED, *SECTIONS]
-    return {n: getattr(est, n) for n in names if hasattr(est, n)}
-
-
-def _assert_models_equal(a, b):
-    """Two fitted models hold the same parameters, attributes and training state."""
-    assert type(a) is type(b)
-    pa, pb = a.get_params(), b.get_params()
-    rs_a, rs_b = pa.pop("random_state"), pb.pop("random_state")
-    assert pa == pb
-    if isinstance(rs_a, np.random.RandomState):
-        assert_array_equal(rs_a.get_state()[1], rs_b.get_state()[1])
-    else:
-        assert rs_a == rs_b
-    attrs_a, attrs_b = _allow_listed(a), _allow_listed(b)
-    assert list(attrs_a) == list(attrs_b)
-    for name in ("state_dict_", "_train_state", "_random_state", "_label_binarizer"):
-        attrs_a.pop(name, None), attrs_b.pop(name, None)
-    for name, value in attrs_a.items():
-        other = attrs_b[name]
-        if isinstance(value, np.ndarray):
-            _assert_same(value, other)
-        elif isinstance(value, float) and np.isnan(value):
-            assert np.isnan(other)
-        else:
-            assert type(value) is type(other) and value == other, name
-    assert list(a.state_dict_) == list(b.state_dict_)
-    for k, w in a.state_dict_.items():
-        _assert_same(w, b.state_dict_[k])
-    assert_array_equal(a._random_state.get_state()[1], b._random_state.get_state()[1])
-    assert a._random_state.get_state()[2:] == b._random_state.get_state()[2:]
-    sa, sb = vars(a._train_state), vars(b._train_state)
-    for field in TRAIN_FIELDS:
-        if field not in ("params", "optimizer", "best_params"):
-            assert sa[field] == sb[field], field
-    oa, ob = a._train_state.optimizer, b._train_state.optimizer
-    assert type(oa) is type(ob)
-    if oa is not None:
-        kind = "adam" if isinstance(oa, AdamOptimizer) else "sgd"
-        _, args, state, slots = OPTIMIZERS[kind]
-        for field in (*args, *state):
-            assert getattr(oa, field) == getattr(ob, field), field
-        for slot in slots:
-            _assert_same(list(getattr(oa, slot)), list(getattr(ob, slot)))
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_round_trip_restores_every_stored_attribute(kind, tmp_path):
     est, _ = _fit(kind, np.float32)
-    _assert_models_equal(load(save(est, tmp_path / "m.npz")), est)
+    assert_models_equal(load(save(est, tmp_path / "m.npz")), est)
 
 
 def _configurations():
@@ -248,7 +196,7 @@ def test_every_fitted_attribute_is_on_the_allow_list(tmp_path):
         est.fit(*data)
         params = est.get_params(deep=False)
         fitted = set(vars(est)) - set(params)
-        assert fitted <= set(_allow_listed(est)), type(est).__name__
+        assert fitted <= set(allow_listed(est)), type(est).__name__
         assert set(vars(est._train_state)) == set(TRAIN_FIELDS)
         opt = est._train_state.optimizer
         if opt is not None:
@@ -256,8 +204,8 @@ def test_every_fitted_attribute_is_on_the_allow_list(tmp_path):
             _, args, state, slots = OPTIMIZERS[kind]
             assert set(vars(opt)) <= {*args, *state, *slots, *OPTIMIZER_SCRATCH}
         loaded = load(save(est, tmp_path / "m.npz"))
-        _assert_models_equal(loaded, est)
-        _assert_same(_outputs(loaded, data[0]), _outputs(est, data[0]))
+        assert_models_equal(loaded, est)
+        assert_same(_outputs(loaded, data[0]), _outputs(est, data[0]))
 
 
 def test_attributes_set_by_hand_are_not_stored(tmp_path):
@@ -318,8 +266,8 @@ def test_any_valid_hyperparameters_round_trip(
         max_iter=1,
     ).fit(X, (y > 0).astype(int))
     loaded = load(save(est, tmp_path_factory.mktemp("p") / "m.npz"))
-    _assert_models_equal(loaded, est)
-    _assert_same(_outputs(loaded, X), _outputs(est, X))
+    assert_models_equal(loaded, est)
+    assert_same(_outputs(loaded, X), _outputs(est, X))
 
 
 def test_param_shapes_are_those_of_init_params():
@@ -373,7 +321,14 @@ def test_save_refuses_a_model_its_parameters_no_longer_describe(
 
 def test_save_refuses_inconsistent_fitted_attributes(tmp_path):
     est, _ = _fit("classifier", np.float64)
-    est.classes_ = est.classes_[:2]
+    classes = est.classes_
+    est.classes_ = classes[:2]
+    with pytest.raises(ValueError, match=r"classes_.npy has shape \(2,\); the model"):
+        save(est, tmp_path / "m.npz")
+    est.classes_ = classes[::-1]
+    with pytest.raises(ValueError, match="classes_ .* must be sorted and unique"):
+        save(est, tmp_path / "m.npz")
+    est.classes_ = np.array(["a", "b", "c"])
     with pytest.raises(ValueError, match="label encoder does not match classes_"):
         save(est, tmp_path / "m.npz")
     est, _ = _fit("regressor", np.float64)
@@ -409,7 +364,7 @@ def test_mostly_zero_weights_are_stored_uncompressed(tmp_path):
     path = save(est, tmp_path / "m.npz", compress=True)
     with zipfile.ZipFile(path) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
-    _assert_same(load(path).predict(X), est.predict(X))
+    assert_same(load(path).predict(X), est.predict(X))
     small, _ = _fit("regressor", np.float64)
     with zipfile.ZipFile(save(small, tmp_path / "s.npz")) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
@@ -554,7 +509,7 @@ def test_pickle_and_joblib_round_trips_are_exact(kind, tmp_path):
     joblib.dump(est, tmp_path / "m.joblib")
     via_joblib = joblib.load(tmp_path / "m.joblib")
     for copy in (via_pickle, via_joblib):
-        _assert_same(_outputs(copy, X), _outputs(est, X))
+        assert_same(_outputs(copy, X), _outputs(est, X))
         for name, w in est.state_dict_.items():
             assert copy.state_dict_[name].dtype == w.dtype
             assert_array_equal(copy.state_dict_[name], w)
@@ -579,7 +534,7 @@ def test_skops_with_trusted_types(kind, solver, tmp_path, sio):
     sio.dump(est, path)
     assert set(sio.get_untrusted_types(file=path)) <= set(skops_trusted_types())
     loaded = sio.load(path, trusted=skops_trusted_types())
-    _assert_same(_outputs(loaded, X), _outputs(est, X))
+    assert_same(_outputs(loaded, X), _outputs(est, X))
 
 
 def test_skops_loads_a_pipeline_of_skrnn_transformers(tmp_path, sio):
