@@ -149,6 +149,20 @@ def test_training_continues_exactly_after_load(solver, tmp_path):
     assert loaded.loss_curve_ == est.loss_curve_
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("kind", ["classifier", "seq2seq", "regressor_seq", "wavenet"])
+def test_partial_fit_after_load_continues_as_without_it(kind, solver, tmp_path):
+    est, X = _fit(kind, np.float32)
+    data = _refit_data(kind, est, X)
+    est.set_params(solver=solver, dropout=0.1, warm_start=True).fit(*data)
+    loaded = load(save(est, tmp_path / "m.npz"))
+    for _ in range(3):  # optimizer moments, learning rate and random draws go on
+        est.partial_fit(*data)
+        loaded.partial_fit(*data)
+    assert_models_equal(loaded, est)
+    assert_same(_outputs(loaded, X), _outputs(est, X))
+
+
 @pytest.mark.parametrize("cell", ["gru", "wavenet"])
 def test_forecast_and_stream_after_load(cell, tmp_path):
     series = np.sin(np.arange(120) * 0.3)
