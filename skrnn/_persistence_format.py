@@ -27,7 +27,8 @@ __all__ = [
 
 #: Name of the JSON entry that describes everything else in the archive.
 META = "skrnn.json"
-#: Largest JSON entry read; the weights and curves live in ``.npy`` entries.
+#: Largest JSON entry read (and at most the budget below); the weights and the
+#: curves live in ``.npy`` entries.
 MAX_META_BYTES = 64 * 2**20
 #: The arrays of a file may take at most this many times the file's size in
 #: memory (or ``MIN_BUDGET``): weights do not compress that well, a zip bomb
@@ -192,7 +193,8 @@ class ArchiveReader:
             info = self.archive.getinfo(META)
         except KeyError as exc:
             raise Invalid(f"no {META} entry") from exc
-        text = self._read(info, MAX_META_BYTES)
+        budget = max(MIN_BUDGET, MAX_EXPANSION * self.file_size)
+        text = self._read(info, min(MAX_META_BYTES, budget))
 
         def refuse(name):
             raise Invalid(f"{META} holds the literal {name}")

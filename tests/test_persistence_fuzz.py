@@ -279,6 +279,15 @@ CRAFTED = {
     ),
     "zip bomb of a consistent zero model": (_consistent_bomb, "a zip bomb"),
     "npy header claims 8 GB": (_lying_npy_header, "head.bias.npy holds"),
+    "skrnn.json of 30 MB that deflates to nothing": (
+        lambda f, t: _edit(
+            f,
+            "classifier",
+            t / "m.npz",
+            entries={"skrnn.json": b"[" + b"0," * 15_000_000 + b"0]"},
+        ),
+        r"skrnn.json holds \d+ bytes, more than the \d+ it may",
+    ),
     "claims a 4000-unit network": (
         _meta("classifier", _set("params", hidden_layer_sizes=[4000])),
         "describe a network larger than the .* weights it holds",
