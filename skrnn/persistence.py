@@ -13,6 +13,7 @@ from . import __version__, preprocessing
 from ._optim import AdamOptimizer, SGDOptimizer
 from ._persistence_format import (
     DAMAGE,
+    MAX_META_BYTES,
     ArchiveReader,
     Invalid,
     MemoryReader,
@@ -177,6 +178,8 @@ def save(estimator, path, *, compress=True):
         _rebuild(meta, MemoryReader(arrays))  # what load will check
         check_consistent(estimator)  # and what load derives rather than reads
         text = json.dumps(meta, allow_nan=False)
+        if len(text) > MAX_META_BYTES:
+            raise Invalid(f"its skrnn.json would exceed {MAX_META_BYTES} bytes")
     except (Invalid, AttributeError) as exc:
         raise ValueError(
             f"cannot save this {cls.__name__}: {exc}. Its parameters or fitted "

@@ -56,7 +56,7 @@ def replace_array(path, out, entry, array, *, manifest=True):
     return write_entries(out, entries, meta)
 
 
-def bounded_load(load, path, seconds=1.0, mib=32):
+def bounded_load(load, path, seconds=1.0, mib=16):
     """``load(path)`` or the ValueError it raises, within a time and memory bound."""
     tracemalloc.start()
     start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Fuzzing persistence.load: damaged and crafted files cost little, fail cleanly.
 
 Every outcome must be a ``ValueError`` or a model equal to the saved one, each
-load within 1 s and 32 MiB (tracemalloc peak). The crafted cases are the
+load within 1 s and 16 MiB (tracemalloc peak). The crafted cases are the
 attacks of issue 14 and their neighbours; the random ones damage bytes.
 """
 
