@@ -1,13 +1,17 @@
 """RNNRegressor: many-to-one and many-to-many regression with a recurrent network."""
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
+from ._network import POOLINGS
 from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
@@ -155,11 +159,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     def __init__(
         self,
         cell="lstm",
-        hidden_layer_sizes=(32,),
+        hidden_layer_sizes="auto",
         *,
         bidirectional=False,
         nonlinearity="tanh",
         n_states=1,
+        input_dropout=0.0,
         dropout=0.0,
         recurrent_dropout=0.0,
         solver="adam",
@@ -187,12 +192,16 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         clip_value=None,
         bptt_steps=None,
         return_sequences=False,
+        pooling="concat",
+        patch_size="auto",
     ):
         self._store_params(locals())
 
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,
         "return_sequences": ["boolean"],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     }
 
     def _loss(self):
@@ -210,7 +219,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             Y = Y.astype(dtype, copy=False)
             valid = Y[mask]
             if sw is not None:
-                sw = np.broadcast_to(sw[:, None], mask.shape)[mask]
+                sw = np.broadcast_to(sw if sw.ndim == 2 else sw[:, None], mask.shape)
+                sw = sw[mask]
         else:
             if np.asarray(y).dtype.kind in "OUS":
                 try:

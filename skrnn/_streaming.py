@@ -73,11 +73,20 @@ class SequenceStream:
                 f"has {len(X3)}; pass the same series in every chunk, or call "
                 "reset() to start new ones."
             )
+        size = getattr(est, "patch_size_", 1)
+        if size > 1 and (lengths % size).any():
+            raise ValueError(
+                f"this model reads patches of {size} steps (patch_size_), so every "
+                f"chunk must hold a multiple of {size} steps; got chunk lengths "
+                f"{sorted(set(lengths.tolist()))[:5]}. Cut the series at multiples "
+                f"of {size}, or fit with patch_size=1 to stream step by step."
+            )
         arch, params = est._arch(), est.state_dict_
         X3 = X3.astype(next(iter(params.values())).dtype, copy=False)
+        X3, patches = est._patched(X3, lengths)
         with threadpool_limits(limits=1, user_api="blas"):
             raw, state, _ = arch.forward(
-                params, X3, lengths, state0=self._state, for_backward=False
+                params, X3, patches, state0=self._state, for_backward=False
             )
         self._state = state
         seen = 0 if self.n_steps_seen_ is None else self.n_steps_seen_
@@ -132,6 +141,12 @@ def forecast(estimator, X, n_steps, window="auto"):
     ):
         raise ValueError(
             f"window must be 'auto', None or a positive int; got {window!r}."
+        )
+    if window is None and getattr(estimator, "patch_size_", 1) > 1:
+        raise ValueError(
+            f"forecast(window=None) feeds one step at a time, but this model reads "
+            f"patches of {estimator.patch_size_} steps (patch_size_). Pass a window "
+            "(the default 'auto' uses the training length) or fit with patch_size=1."
         )
     X3, lengths, _ = estimator._validate_X(X, reset=False)
     horizon = estimator.n_outputs_ // F
