@@ -257,7 +257,13 @@ class BaseRNN(BaseEstimator):
         X3, lengths, _ = self._validate_X(X, reset=reset)
         sw, per_step = self._sample_weight(sample_weight, X3, lengths)
         Y, step_w, row_w, out_lengths = self._encode_targets(
-            y, X3, lengths, X3.dtype, reset, classes, sw if per_step is None else per_step
+            y,
+            X3,
+            lengths,
+            X3.dtype,
+            reset,
+            classes,
+            sw if per_step is None else per_step,
         )
         if per_step is not None:
             step_w = step_w * per_step

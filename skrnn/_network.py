@@ -153,7 +153,7 @@ def param_shapes(arch):
             G, V = cell.n_gates * H, cell.output_size(H)
             for keys in _layer_keys(arch, k):
                 shapes.update(zip(keys, [(G, n_in), (G, V), (G,), (G,)], strict=True))
-    shapes["head.weight"] = (n_out, arch.layer_sizes()[-1][1])
+    shapes["head.weight"] = (n_out, _head_width(arch))
     shapes["head.bias"] = (n_out,)
     return shapes
 

@@ -15,6 +15,7 @@ from ._persistence_values import (
     decode_param,
     encode_param,
     integer,
+    integers,
     json_value,
     one_of,
     optional,
@@ -43,6 +44,8 @@ _COMMON = {
     "_n_step_features": integer(1),
     "_fitted_layout": one_of("table", "sequences"),
     "_fit_n_timesteps": optional(integer(1)),
+    "patch_size_": integer(1),
+    "hidden_layer_sizes_": integers(1),
     "n_outputs_": integer(1),
     "n_iter_": integer(0),
     "t_": integer(0),
@@ -102,7 +105,8 @@ def derived(est):
     """The attributes ``load`` computes from the stored ones."""
     out = {"loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan}
     if est.cell == "wavenet":
-        out["receptive_field_"] = receptive_field(len(est._hidden_sizes()))
+        field = receptive_field(len(est.hidden_layer_sizes_))
+        out["receptive_field_"] = est.patch_size_ * field
     if isinstance(est, RNNClassifier):
         multiclass = est._label_binarizer.y_type_ == "multiclass"
         out["_loss_name"] = "log_loss" if multiclass else "binary_log_loss"
@@ -231,6 +235,11 @@ def _check_scalars(est):
             f"{est._n_step_features} for a model fitted on "
             f"{'a table' if table else 'sequences'}"
         )
+    if est.cell == "wavenet" and len(set(est.hidden_layer_sizes_)) != 1:
+        raise Invalid("a wavenet stack has layers of equal width")
+    patches = "patch_size" in est.get_params(deep=False)
+    if est.patch_size_ != 1 and (not patches or est.return_sequences):
+        raise Invalid("patch_size_ > 1 needs a many-to-one model with patch_size")
     if isinstance(est, RNNRegressor) and est._y_ndim == 1:
         if est.n_outputs_ != 1 or est.return_sequences:
             raise Invalid("_y_ndim=1 (1-D targets) needs one output per sequence")
@@ -251,13 +260,13 @@ def _claimed_sizes(est, manifest):
     """The sizes the params claim cannot exceed what the stored weights hold."""
     weights = [s for e, (_, s) in manifest.items() if e.startswith("weights/")]
     n_weights = sum(prod(s) for s in weights)
-    hidden = est._hidden_sizes()
-    sizes = [*hidden, est.n_outputs_, est._n_step_features]
+    hidden = est.hidden_layer_sizes_
+    sizes = [*hidden, est.n_outputs_, est._n_step_features * est.patch_size_]
     sizes += [est.n_states] if est.cell == "statal" else []
     sizes += [getattr(est, "n_components", 1)]
     if len(hidden) > len(weights) or max(sizes) > n_weights:
         raise Invalid(
-            f"its parameters (hidden_layer_sizes={short(est.hidden_layer_sizes)}, ...) "
+            f"its hidden_layer_sizes_={short(est.hidden_layer_sizes_)} and parameters "
             f"describe a network larger than the {n_weights} weights it holds"
         )
 

@@ -35,8 +35,9 @@ OPTIMIZERS = {
             "beta_1": real(),
             "beta_2": real(),
             "epsilon": real(),
+            "lr_schedule": one_of("constant", "adaptive"),
         },
-        {"t": integer(0), "learning_rate": real()},
+        {"t": integer(0), "learning_rate": real(), "base_rate": real()},
         ("ms", "vs"),
     ),
     "sgd": (

@@ -11,6 +11,7 @@ __all__ = [
     "decode_param",
     "encode_param",
     "integer",
+    "integers",
     "json_value",
     "mt_state",
     "one_of",
@@ -34,6 +35,18 @@ def integer(lo, hi=2**62):
                 f"{where} must be an integer from {lo} to {hi}; got {short(node)}"
             )
         return node
+
+    return read
+
+
+def integers(lo, hi=2**62):
+    """Reader of a non-empty list of ints in ``[lo, hi]``, returned as a tuple."""
+    item = integer(lo, hi)
+
+    def read(node, where):
+        if not isinstance(node, list) or not node or len(node) > 2**16:
+            raise Invalid(f"{where} must be a list of integers; got {short(node)}")
+        return tuple(item(v, f"{where}[{i}]") for i, v in enumerate(node))
 
     return read
 
@@ -83,6 +96,8 @@ def json_value(value, where):
     """A fitted scalar as JSON: numbers, str, bool or None; non-finite floats tagged."""
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, tuple):
+        return [json_value(v, where) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

@@ -315,7 +315,6 @@ def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(hidden_layer_sizes=(7,)), "architecture needs"),
         (dict(cell="lstm"), "architecture needs"),
         (dict(bidirectional=True), "architecture needs it"),
         (dict(cell="wavenet"), "is missing .the architecture needs it"),

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
-from skrnn._network import Architecture, param_shapes
+from skrnn._persistence_schema import weight_shapes
 from skrnn.persistence import load, save
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -157,12 +157,13 @@ def _zip_bomb(files, tmp, declared):
 
 
 def _consistent_bomb(files, tmp):
-    """A consistent 600-unit LSTM of zeros (weights, Adam moments): 35 MB in 50 KB."""
+    """A consistent 600-unit LSTM of zeros (weights, Adam moments): 35 MB in 60 KB."""
     entries = read_entries(files["classifier"])
     meta = meta_of(entries)
-    meta["params"]["hidden_layer_sizes"] = {"__tuple__": [600]}
-    arch = Architecture(cell="lstm", hidden_sizes=(600,), n_inputs=2, n_outputs=1)
-    shapes = param_shapes(arch)
+    meta["fitted"]["hidden_layer_sizes_"] = [600]
+    model = load(files["classifier"])
+    model.hidden_layer_sizes_ = (600,)
+    shapes = weight_shapes(model._arch())
     names = [
         f"{part}/{k}.npy"
         for part in ("weights", "training/ms", "training/vs")
@@ -258,6 +259,10 @@ def _meta(which, edit):
     return lambda files, tmp: _edit(files, which, tmp / "m.npz", edit)
 
 
+def _shape(files, entry):
+    return tuple(meta_of(read_entries(files["classifier"]))["arrays"][entry]["shape"])
+
+
 _MEAN = "fitted/target_mean_.npy"
 _CLASSES = "fitted/classes_.npy"
 _VS = "training/vs/head.weight.npy"
@@ -289,7 +294,7 @@ CRAFTED = {
         r"skrnn.json holds \d+ bytes, more than the \d+ it may",
     ),
     "claims a 4000-unit network": (
-        _meta("classifier", _set("params", hidden_layer_sizes=[4000])),
+        _meta("classifier", _set("fitted", hidden_layer_sizes_=[4000])),
         "describe a network larger than the .* weights it holds",
     ),
     "claims 10**9 statal states": (
@@ -344,7 +349,7 @@ CRAFTED = {
         r"vs/head.weight.npy has shape \(1,\); the model's architecture needs",
     ),
     "negative Adam second moments": (
-        lambda f, t: _arrays("classifier", **{_VS: -np.ones((1, 3))})(f, t),
+        lambda f, t: _arrays("classifier", **{_VS: -np.ones(_shape(f, _VS))})(f, t),
         "vs. must not be negative",
     ),
     "a curve declared with 2**40 values": (
