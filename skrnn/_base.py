@@ -171,7 +171,9 @@ class BaseRNN(BaseEstimator):
         size = getattr(self, "patch_size", 1)
         if size != "auto":
             return int(size)
-        if self.return_sequences:
+        if self.return_sequences or self.cell == "statal":
+            # the statal cell's state is a per-feature memory of what was seen,
+            # kept step by step: patches would blur which feature fired
             return 1
         return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
 

@@ -92,7 +92,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         max_iter=200,
         max_fun=15000,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=25,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,

@@ -240,3 +240,56 @@ def test_adaptive_adam_lowers_its_rate_twice_then_stops():
     assert_allclose(w, -0.0004, rtol=1e-6)
     constant = AdamOptimizer([np.zeros(1)], learning_rate_init=0.01)
     assert constant.trigger_stopping("plateau.", False) is True
+
+
+def _patched_by_hand(X, k):
+    n, T, F = X.shape
+    P = np.zeros((n, -(-T // k) * k, F))
+    P[:, :T] = X
+    return P.reshape(n, -1, k * F)
+
+
+def test_patches_equal_a_step_by_step_model_on_patched_input():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 21, 2))
+    y = X[:, :, 0].sum(axis=1)
+    kw = dict(cell="gru", hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    patched = RNNRegressor(patch_size=4, **kw).fit(X, y)
+    by_hand = RNNRegressor(patch_size=1, **kw).fit(_patched_by_hand(X, 4), y)
+    assert patched.patch_size_ == 4
+    assert_array_equal(patched.predict(X), by_hand.predict(_patched_by_hand(X, 4)))
+
+
+def test_auto_patch_size_keeps_at_most_32_steps():
+    rng = np.random.RandomState(0)
+    for T, expected in [(10, 1), (32, 1), (33, 2), (150, 5), (251, 8)]:
+        X = rng.normal(size=(6, T, 1))
+        reg = RNNRegressor("gru", (2,), max_iter=1).fit(X, X[:, -1, 0])
+        assert reg.patch_size_ == expected
+    seq = RNNRegressor("gru", (2,), return_sequences=True, max_iter=1)
+    assert seq.fit(X, X[:, :, 0]).patch_size_ == 1
+
+
+def test_patches_of_ragged_sequences_end_with_each_sequence():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)) for n in (40, 37, 45, 50) * 4]
+    y = np.array([x[:, 0].sum() for x in X])
+    reg = RNNRegressor("gru", (4,), patch_size=8, max_iter=2, random_state=0).fit(X, y)
+    alone = np.array([reg.predict([x])[0] for x in X[:4]])
+    assert_allclose(reg.predict(X[:4]), alone, rtol=1e-10)
+
+
+def test_patched_model_streams_in_multiples_and_refuses_the_rest():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 40, 1))
+    reg = RNNRegressor("gru", (4,), max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    assert reg.patch_size_ == 2
+    stream = reg.stream()
+    stream.predict(X[:2, :16])
+    assert_allclose(stream.predict(X[:2, 16:]), reg.predict(X[:2]), rtol=1e-10)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        reg.stream().predict(X[:2, :5])
+    with pytest.raises(ValueError, match="window=None"):
+        reg.forecast(X[:2], n_steps=2, window=None)
+    with pytest.raises(ValueError, match="return_sequences=True"):
+        RNNRegressor(patch_size=3, return_sequences=True).fit(X, X[:, :, 0])
