@@ -235,6 +235,8 @@ def _check_scalars(est):
             f"{est._n_step_features} for a model fitted on "
             f"{'a table' if table else 'sequences'}"
         )
+    if table and est._fit_n_timesteps not in (None, est.n_features_in_):
+        raise Invalid("a model fitted on a table read n_features_in_ steps")
     if est.cell == "wavenet" and len(set(est.hidden_layer_sizes_)) != 1:
         raise Invalid("a wavenet stack has layers of equal width")
     patches = "patch_size" in est.get_params(deep=False)

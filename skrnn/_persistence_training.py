@@ -37,7 +37,11 @@ OPTIMIZERS = {
             "epsilon": real(),
             "lr_schedule": one_of("constant", "adaptive"),
         },
-        {"t": integer(0), "learning_rate": real(), "base_rate": real()},
+        {
+            "t": integer(0),
+            "learning_rate": real(positive=True),
+            "base_rate": real(positive=True),
+        },
         ("ms", "vs"),
     ),
     "sgd": (
@@ -49,7 +53,7 @@ OPTIMIZERS = {
             "nesterov": boolean,
             "power_t": real(),
         },
-        {"learning_rate": real()},
+        {"learning_rate": real(positive=True)},
         ("velocities",),
     ),
 }
@@ -158,8 +162,6 @@ def _decode_optimizer(node, weights, reader):
         raise Invalid(f"the optimizer's settings are invalid ({exc})") from exc
     for name, read in state.items():
         setattr(opt, name, read(node[name], f"optimizer.{name}"))
-    if opt.learning_rate <= 0:
-        raise Invalid("the optimizer's learning rate must be positive")
     for slot in slots:
         values = [reader.array(f"training/{slot}/{name}.npy") for name in weights]
         if not all(np.isfinite(v).all() for v in values):

@@ -51,10 +51,13 @@ def integers(lo, hi=2**62):
     return read
 
 
-def real(finite=True):
-    """Reader of a number; ``finite=False`` also takes the tagged ``inf`` / ``-inf``."""
+def real(finite=True, positive=False):
+    """Reader of a number (> 0 if ``positive``); ``finite=False`` also takes the
+    tagged ``inf`` / ``-inf``."""
 
     def read(node, where):
+        if positive and not (type(node) in (int, float) and node > 0):
+            raise Invalid(f"{where} must be a positive number; got {short(node)}")
         if not finite and isinstance(node, dict) and set(node) == {"__float__"}:
             if node["__float__"] in ("inf", "-inf"):
                 return float(node["__float__"])

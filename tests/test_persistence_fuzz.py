@@ -444,3 +444,62 @@ def test_a_huge_claimed_output_length_costs_nothing_at_load(models, tmp_path):
     assert np.array_equal(loaded.transform(X), fitted["seq2seq"].transform(X))
     out = loaded.predict(X, n_timesteps=4)
     assert np.array_equal(out, fitted["seq2seq"].predict(X, n_timesteps=4))
+
+
+# ------------------------------------------------------- random JSON edits
+def _leaves(node, path=()):
+    """Paths of every leaf of a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and node:
+        for i, value in enumerate(node[:3]):  # the first few entries of long lists
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+_json_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10),
+    st.sampled_from([2**31, 10**7, 2**63, -(2**40)]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=4),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.just({}),
+    st.just({"__float__": "inf"}),
+)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    which=st.sampled_from(["classifier", "regressor", "seq2seq"]),
+    index=st.integers(0, 10**6),
+    value=_json_values,
+)
+def test_whatever_load_accepts_save_accepts_and_round_trips(
+    which, index, value, models, tmp_path_factory
+):
+    # an edited value gives a ValueError, or a model as consistent as a fitted one
+    _, files = models
+    entries = read_entries(files[which])
+    meta = meta_of(entries)
+    paths = list(_leaves(meta))
+    path = paths[index % len(paths)]
+    node = meta
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    folder = tmp_path_factory.mktemp("edited")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an edited version string
+        outcome = bounded_load(load, write_entries(folder / "m.npz", entries, meta))
+    if isinstance(outcome, ValueError):
+        assert "is not a valid skrnn model file" in str(outcome)
+        return
+    X, _ = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an edited huge weight
+        outcome.predict(X)  # on real data too, not only load's two steps
+    assert_models_equal(load(save(outcome, folder / "again.npz")), outcome)
