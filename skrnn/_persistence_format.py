@@ -154,7 +154,8 @@ def parse_npy(data, dtype, shape, entry):
     offset = buf.tell()
     if len(data) - offset != nbytes(dtype, shape):
         raise Invalid(f"array {entry} has {len(data) - offset} data bytes")
-    return np.frombuffer(bytearray(data[offset:]), dtype=dtype).reshape(shape)
+    flat = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=offset)
+    return flat.reshape(shape).copy()  # a writeable array: training goes on
 
 
 class ArchiveReader:
