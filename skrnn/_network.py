@@ -16,6 +16,7 @@ __all__ = [
     "backward",
     "init_params",
     "loss_and_grad",
+    "param_shapes",
     "penalty",
     "weight_names",
 ]
@@ -133,6 +134,28 @@ def weight_names(arch):
         for name in keys
     ]
     return [*names, "head.weight", "head.bias"]
+
+
+def param_shapes(arch):
+    """Names and shapes of the parameters, in ``weight_names`` order.
+
+    Pure arithmetic on the architecture: no array is built or initialised, so a
+    claimed architecture can be checked against stored weights at no cost.
+    """
+    n_out = arch.n_outputs
+    if arch.kind == "wavenet":
+        shapes = dict(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
+    else:
+        cell, shapes = arch.make_cell(), {}
+        for k, (H, (n_in, _)) in enumerate(
+            zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
+        ):
+            G, V = cell.n_gates * H, cell.output_size(H)
+            for keys in _layer_keys(arch, k):
+                shapes.update(zip(keys, [(G, n_in), (G, V), (G,), (G,)], strict=True))
+    shapes["head.weight"] = (n_out, _head_width(arch))
+    shapes["head.bias"] = (n_out,)
+    return shapes
 
 
 def init_params(arch, rng, dtype=np.float64):
