@@ -9,12 +9,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._cells import CELLS
 from ._data import validate_sequence_data
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
+from ._parallel import blas_single_thread
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 from ._wavenet import receptive_field
@@ -301,7 +301,7 @@ class BaseRNN(BaseEstimator):
         if X3.dtype != dtype:
             X3 = X3.astype(dtype)
         outs = []
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_thread():
             for start in range(0, len(X3), PREDICT_CHUNK):
                 lo = lengths[start : start + PREDICT_CHUNK]
                 T = int(lo.max())

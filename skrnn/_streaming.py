@@ -2,9 +2,9 @@
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._losses import OUTPUT_ACTIVATIONS
+from ._parallel import blas_single_thread
 
 __all__ = ["SequenceStream", "forecast"]
 
@@ -75,7 +75,7 @@ class SequenceStream:
             )
         arch, params = est._arch(), est.state_dict_
         X3 = X3.astype(next(iter(params.values())).dtype, copy=False)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_thread():
             raw, state, _ = arch.forward(
                 params, X3, lengths, state0=self._state, for_backward=False
             )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from ._losses import LOSSES
 from ._network import penalty
@@ -20,6 +19,7 @@ from ._optim import (
     pack,
     unpack_into,
 )
+from ._parallel import blas_single_thread
 
 __all__ = [
     "DivergenceError",
@@ -506,7 +506,7 @@ def train(arch, loss, state, data, hyper, rng, score_fn=None, incremental=False)
     # overflow is detected (non-finite loss or gradient) and raised as a
     # DivergenceError, so NumPy's own overflow warnings would only add noise
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        blas_single_thread(),
         np.errstate(over="ignore", invalid="ignore"),
     ):
         if hyper.solver == "lbfgs":
