@@ -11,7 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
-from ._data import validate_sequence_data
+from ._data import as_model_dtype, check_finite_output, validate_sequence_data
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
@@ -23,6 +23,10 @@ __all__ = ["BaseRNN"]
 
 #: Rows per chunk when predicting, so memory stays bounded on large batches.
 PREDICT_CHUNK = 1024
+
+#: Most weights a network may have (800 MB in float64; training holds about four
+#: copies: weights, gradients and Adam's two moments).
+MAX_PARAMETERS = 100_000_000
 
 
 def _stochastic_solver(estimator):
@@ -114,6 +118,13 @@ class BaseRNN(BaseEstimator):
                 "the reverse direction reads the whole future of every step. Set "
                 "bptt_steps=None or bidirectional=False."
             )
+        if self.solver == "lbfgs" and self.bptt_steps is not None:
+            raise ValueError(
+                "bptt_steps (truncated BPTT) cannot be used with solver='lbfgs': "
+                "the truncated gradient is not the gradient of the loss, so the "
+                "line search would stop at a worse point. Set bptt_steps=None, or "
+                "use solver='adam' or 'sgd'."
+            )
         if self.solver == "lbfgs" and (self.dropout or self.recurrent_dropout):
             raise ValueError(
                 "dropout and recurrent_dropout need a stochastic solver: L-BFGS "
@@ -169,9 +180,14 @@ class BaseRNN(BaseEstimator):
         return validate_sequence_data(self, X, reset=reset)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        # if training diverges before an epoch completes, the call is undone
+        # A call that raises leaves the estimator exactly as it was (every
+        # attribute restored), except a divergence or an interrupt after an
+        # epoch of this call completed: those keep that epoch's model, and
+        # _fit_unsafe's finally has made every attribute describe it.
         params = self.get_params(deep=False)
         before = copy.deepcopy({k: v for k, v in vars(self).items() if k not in params})
+        state0 = getattr(self, "_train_state", None)
+        n0 = state0.n_iter if state0 is not None else 0
         try:
             return self._fit_unsafe(X, y, sample_weight, incremental, classes)
         except DivergenceError as exc:
@@ -184,25 +200,71 @@ class BaseRNN(BaseEstimator):
                     "the last that completed; fit did not succeed."
                 )
             else:
-                for k in [k for k in vars(self) if k not in params]:
-                    delattr(self, k)
-                vars(self).update(before)
-                fitted = "state_dict_" in before
+                self._restore_vars(before, params)
                 kept = (
                     " The estimator keeps the model it had before this call."
-                    if fitted
+                    if "state_dict_" in before
                     else " The estimator was left unfitted."
                 )
             exc.args = (exc.args[0] + kept,)
             raise
+        except KeyboardInterrupt:
+            state = getattr(self, "_train_state", None)
+            done = state is not None and state.n_iter > (n0 if state is state0 else 0)
+            if not (done and hasattr(self, "n_iter_")):
+                self._restore_vars(before, params)
+            raise
+        except BaseException:
+            self._restore_vars(before, params)
+            raise
+
+    def _restore_vars(self, before, params):
+        """Put back every non-parameter attribute saved in ``before``."""
+        for k in [k for k in vars(self) if k not in params]:
+            delattr(self, k)
+        vars(self).update(before)
+
+    def _check_warm_start(self, incremental):
+        """Whether the fitted weights fit the current parameters' network."""
+        shapes = self._arch().param_shapes()
+        old = self.state_dict_
+        if list(shapes) == list(old) and all(
+            old[k].shape == shape for k, shape in shapes.items()
+        ):
+            return True
+        if incremental:
+            raise ValueError(
+                "partial_fit cannot continue: the network parameters (cell, "
+                "hidden_layer_sizes, bidirectional, n_states, ...) changed since "
+                "the model was fitted, so its weights no longer fit. Restore them, "
+                "or call fit to train the new network from scratch."
+            )
+        return False  # warm_start=True with a new architecture: start afresh
+
+    def _check_size(self):
+        """Refuse a network whose weights alone would not fit in memory."""
+        shapes = self._arch().param_shapes()
+        n = sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values())
+        if n > MAX_PARAMETERS:
+            raise ValueError(
+                f"this network would have {n:.3g} parameters ({8 * n / 2**30:.3g} "
+                f"GiB in float64, several times that to train); the limit is "
+                f"{MAX_PARAMETERS:.0e}. Choose smaller hidden_layer_sizes."
+            )
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
         self._hidden_sizes()
         self._check_combination()
         first = not hasattr(self, "state_dict_")
         reset = first or not (self.warm_start or incremental)
+        if not reset and not self._check_warm_start(incremental):
+            reset = True
         X3, lengths, _ = self._validate_X(X, reset=reset)
         sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+        if (sw < 0).any():
+            raise ValueError(
+                "sample_weight has negative values; every weight must be >= 0."
+            )
         Y, step_w, row_w, out_lengths = self._encode_targets(
             y, X3, lengths, X3.dtype, reset, classes, sw
         )
@@ -215,6 +277,7 @@ class BaseRNN(BaseEstimator):
             )
         data = TrainData(X3, lengths, Y, sw, step_w, out_lengths)
         if reset:
+            self._check_size()
             same = lengths.min() == lengths.max()
             self._fit_n_timesteps = int(lengths.max()) if same else None
             self._random_state = check_random_state(self.random_state)
@@ -267,7 +330,14 @@ class BaseRNN(BaseEstimator):
                 "early_stopping=False or pass more data."
             )
         order = rng.permutation(n)
-        return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
+        val = data.take(np.sort(order[:n_val]))
+        if val.row_weights().sum() <= 0:
+            raise ValueError(
+                "the early-stopping validation split holds only samples of weight "
+                "zero, so it cannot be scored. Raise validation_fraction, give "
+                "more samples a positive weight, or set early_stopping=False."
+            )
+        return data.take(np.sort(order[n_val:])), val
 
     def _sync_attributes(self, state, hyper):
         if self.cell == "wavenet":
@@ -297,9 +367,7 @@ class BaseRNN(BaseEstimator):
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
         arch, params = self._arch(), self.state_dict_
-        dtype = next(iter(params.values())).dtype
-        if X3.dtype != dtype:
-            X3 = X3.astype(dtype)
+        X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
         outs = []
         with blas_single_thread():
             for start in range(0, len(X3), PREDICT_CHUNK):
@@ -314,7 +382,7 @@ class BaseRNN(BaseEstimator):
                 if arch.return_sequences and T < X3.shape[1]:
                     shape = (len(raw), X3.shape[1] - T, raw.shape[2])
                     raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
-                outs.append(raw)
+                outs.append(check_finite_output(raw))
         return np.concatenate(outs, axis=0)
 
     def _predict_output(self, X):

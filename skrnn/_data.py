@@ -18,6 +18,8 @@ from ._readers import (
 
 __all__ = [
     "KINDS",
+    "as_model_dtype",
+    "check_finite_output",
     "length_mask",
     "restore_kind",
     "to_padded",
@@ -170,6 +172,48 @@ def _list_to_padded(seqs, name, dtype):
         raise_if_nonfinite(arrays, name, bad)
         raise overflow_error(name, out_dtype)
     return X3, lengths, "list1d" if arrays[0].ndim == 1 else "list"
+
+
+def as_model_dtype(X3, dtype, name="X"):
+    """``X3`` in the model's computation dtype, refusing values that overflow it.
+
+    A float32 model casts float64 input down; a value beyond float32's range
+    would become infinity and every prediction NaN, so it is refused instead.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_samples, n_timesteps, n_features)
+    dtype : numpy dtype
+        The dtype of the model's weights.
+    name : str, default="X"
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_samples, n_timesteps, n_features), of ``dtype``
+    """
+    if X3.dtype == dtype:
+        return X3
+    out = X3.astype(dtype)
+    if not np.isfinite(out).all():
+        big = float(np.abs(X3[~np.isfinite(out)]).max())
+        raise ValueError(
+            f"{name} has values (up to {big:.3g}) beyond the range of {dtype}, the "
+            f"dtype this model computes in, so its predictions would be NaN. Scale "
+            f"{name} (for example with skrnn.preprocessing.SequenceScaler), or fit "
+            "the model on float64 data."
+        )
+    return out
+
+
+def check_finite_output(raw, name="X"):
+    """Raise instead of returning NaN or infinite network outputs."""
+    if not np.isfinite(raw).all():
+        raise ValueError(
+            f"the network's output is not finite for some sequences of {name}: "
+            "their values are too large for the model's dtype. Scale the inputs as "
+            "in training (for example with skrnn.preprocessing.SequenceScaler)."
+        )
+    return raw
 
 
 def length_mask(lengths, max_len):
