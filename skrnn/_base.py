@@ -39,6 +39,13 @@ def _stochastic_solver(estimator):
     return True
 
 
+def _check_weight_sum(sw):
+    if sw.sum() <= 0:
+        raise ValueError(
+            "sample_weight sums to zero: at least one sample needs a positive weight."
+        )
+
+
 class BaseRNN(BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
@@ -265,16 +272,13 @@ class BaseRNN(BaseEstimator):
             raise ValueError(
                 "sample_weight has negative values; every weight must be >= 0."
             )
+        _check_weight_sum(sw)
         Y, step_w, row_w, out_lengths = self._encode_targets(
             y, X3, lengths, X3.dtype, reset, classes, sw
         )
         if row_w is not None:
             sw = sw * row_w
-        if sw.sum() <= 0:
-            raise ValueError(
-                "sample_weight sums to zero: at least one sample needs a positive "
-                "weight."
-            )
+            _check_weight_sum(sw)
         data = TrainData(X3, lengths, Y, sw, step_w, out_lengths)
         if reset:
             self._check_size()

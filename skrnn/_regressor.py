@@ -220,15 +220,19 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                         "RNNRegressor needs numeric targets; got labels that are "
                         "not numbers. Use RNNClassifier for labels."
                     ) from exc
+            shape = np.shape(y)
+            if len(shape) > 2:
+                raise ValueError(
+                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
+                    f"many-to-one regression; got shape {shape}. For several steps "
+                    "ahead of several features (make_windows with horizon > 1), "
+                    "flatten it: y.reshape(len(y), -1) keeps the steps in time "
+                    "order, as forecast expects. For one target per input step set "
+                    "return_sequences=True."
+                )
             y = check_array(
                 y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
             )
-            if y.ndim > 2:
-                raise ValueError(
-                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
-                    f"many-to-one regression; got shape {y.shape}. For one target per "
-                    "step set return_sequences=True."
-                )
             if len(y) != len(lengths):
                 raise ValueError(
                     f"X has {len(lengths)} samples but y has {len(y)}; pass one "

@@ -1,12 +1,13 @@
 """Failed calls never damage a model; threads, refits and odd inputs (issue 14)."""
 
+import copy
 import threading
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from skrnn import RNNClassifier, RNNRegressor, _parallel
+from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
 
 
 def _blas_threads():
@@ -90,3 +91,141 @@ def test_threads_predicting_and_streaming_match_sequential_and_keep_blas(
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
     assert len(results) == 6
+
+
+# ------------------------------------------------------- a failing call restores
+def _attributes(est):
+    """Every fitted attribute, deep-copied, for equality checks."""
+    params = est.get_params(deep=False)
+    return {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params}
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        x, y = a[k], b[k]
+        if isinstance(x, dict):
+            assert x.keys() == y.keys(), k
+            for name in x:
+                np.testing.assert_array_equal(x[name], y[name], err_msg=k)
+        elif isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=k)
+        elif isinstance(x, (int, float, str, list, tuple, type(None))):
+            assert x == y or (x != x and y != y), k
+
+
+def _data(n=24, T=6, F=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, T, F))
+    return X, X[:, :, 0].sum(axis=1)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refused_refit_leaves_a_fitted_classifier_exactly_as_it_was():
+    X, y = _data()
+    labels = np.where(y > 0, "up", "down")
+    clf = RNNClassifier("gru", (4,), max_iter=2, random_state=0).fit(X, labels)
+    before, pred = _attributes(clf), clf.predict(X)
+    X3 = np.random.RandomState(1).normal(size=(24, 6, 3))
+    three = np.array(["a", "b", "c"] * 8)
+    with pytest.raises(ValueError, match="negative"):
+        clf.fit(X3, three, sample_weight=-np.ones(24))
+    with pytest.raises(ValueError, match="samples"):
+        clf.fit(X3, three[:5])
+    with pytest.raises(ValueError, match="features per time step"):
+        clf.partial_fit(X3, three)
+    _assert_same(_attributes(clf), before)
+    np.testing.assert_array_equal(clf.predict(X), pred)
+    assert list(clf.classes_) == ["down", "up"] and clf.n_features_in_ == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_refused_regressor_refit_keeps_its_outputs_and_target_scaling():
+    X, y = _data()
+    reg = RNNRegressor("rnn", (4,), max_iter=2, random_state=0).fit(X, y)
+    before = _attributes(reg)
+    with pytest.raises(ValueError, match="sums to zero|non-zero"):
+        reg.fit(X[:, :, :1], np.c_[y, y, y] * 100, sample_weight=np.zeros(24))
+    _assert_same(_attributes(reg), before)
+    assert reg.predict(X).shape == (24,)
+
+
+class _InterruptAfter:
+    """Wraps batch_loss_grad: raises KeyboardInterrupt on its n-th call."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return _training_batch_loss_grad(*args, **kwargs)
+
+
+_training_batch_loss_grad = _training.batch_loss_grad
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_interrupted_adam_keeps_the_last_completed_epoch(monkeypatch):
+    X, y = _data(n=24)
+    kw = dict(cell="gru", hidden_layer_sizes=(4,), batch_size=8, random_state=0)
+    two = RNNRegressor(**kw, max_iter=2).fit(X, y)
+    reg = RNNRegressor(**kw, max_iter=5)
+    # 3 batches per epoch: the 8th call is in the middle of epoch 3
+    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(8))
+    with pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    assert reg.n_iter_ == 2 and len(reg.loss_curve_) == 2
+    assert reg.loss_curve_ == two.loss_curve_
+    for k, v in two.state_dict_.items():
+        np.testing.assert_array_equal(reg.state_dict_[k], v)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_interrupted_lbfgs_keeps_its_last_accepted_iterate(monkeypatch):
+    X, y = _data(n=16)
+    kw = dict(cell="rnn", hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
+    reg = RNNRegressor(**kw, max_iter=50)
+    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(15))
+    with pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    monkeypatch.undo()
+    n = reg.n_iter_
+    assert 1 <= n == len(reg.loss_curve_)
+    assert np.isfinite(reg.best_loss_) and reg.best_loss_ == min(reg.loss_curve_)
+    same = RNNRegressor(**kw, max_iter=n).fit(X, y)
+    assert same.loss_curve_[:n] == reg.loss_curve_
+    for k, v in same.state_dict_.items():
+        np.testing.assert_array_equal(reg.state_dict_[k], v)
+
+
+def test_interrupt_before_any_lbfgs_iteration_leaves_the_model_unfitted(
+    monkeypatch,
+):
+    X, y = _data(n=16)
+    reg = RNNRegressor("rnn", (3,), solver="lbfgs", random_state=0)
+    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(1))
+    with pytest.raises(KeyboardInterrupt):
+        reg.fit(X, y)
+    assert not hasattr(reg, "state_dict_") and not hasattr(reg, "n_features_in_")
+
+
+# --------------------------------------------------- partial_fit divergence
+def test_partial_fit_one_batch_per_call_catches_slow_growth(monkeypatch):
+    X, y = _data(n=8)
+    reg = RNNRegressor("rnn", (3,), solver="sgd", random_state=0)
+    reg.partial_fit(X, y)
+    growth = {"k": 0}
+
+    def growing(*args, **kwargs):  # the loss grows tenfold with every call
+        value, grads = _training_batch_loss_grad(*args, **kwargs)
+        growth["k"] += 1
+        return value * 10.0 ** growth["k"], grads
+
+    monkeypatch.setattr(_training, "batch_loss_grad", growing)
+    with pytest.raises(DivergenceError, match="kept the model|keeps the model"):
+        for _ in range(10):
+            reg.partial_fit(X, y)
+    assert 6 <= growth["k"] <= 8
+    assert reg.n_iter_ == growth["k"]  # the call that diverged was undone
