@@ -193,7 +193,8 @@ def as_model_dtype(X3, dtype, name="X"):
     """
     if X3.dtype == dtype:
         return X3
-    out = X3.astype(dtype)
+    with np.errstate(over="ignore"):
+        out = X3.astype(dtype)
     if not np.isfinite(out).all():
         big = float(np.abs(X3[~np.isfinite(out)]).max())
         raise ValueError(

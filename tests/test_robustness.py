@@ -2,9 +2,11 @@
 
 import copy
 import threading
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
@@ -229,3 +231,141 @@ def test_partial_fit_one_batch_per_call_catches_slow_growth(monkeypatch):
             reg.partial_fit(X, y)
     assert 6 <= growth["k"] <= 8
     assert reg.n_iter_ == growth["k"]  # the call that diverged was undone
+
+
+# ------------------------------------------------------------ dtype overflow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_float32_model_refuses_float64_input_beyond_float32():
+    X, y = _data()
+    reg = RNNRegressor("gru", (4,), max_iter=2, random_state=0)
+    reg.fit(X.astype(np.float32), y.astype(np.float32))
+    big = X.copy()
+    big[3, 2, 1] = 1e39
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        reg.predict(big)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        reg.stream().predict(big)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+# ------------------------------------------------- warm start, new network
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "change", [{"hidden_layer_sizes": (5,)}, {"cell": "lstm"}, {"bidirectional": True}]
+)
+def test_warm_start_with_a_new_architecture_starts_afresh(change):
+    X, y = _data()
+    kw = dict(cell="gru", hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    reg = RNNRegressor(**kw).fit(X, y)
+    reg.set_params(warm_start=True, **change).fit(X, y)
+    fresh = RNNRegressor(**{**kw, **change}).fit(X, y)
+    assert reg.state_dict_.keys() == fresh.state_dict_.keys()
+    for k, v in fresh.state_dict_.items():
+        np.testing.assert_array_equal(reg.state_dict_[k], v)
+    assert reg.n_iter_ == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_partial_fit_refuses_a_changed_architecture():
+    X, y = _data()
+    reg = RNNRegressor("gru", (4,), random_state=0).partial_fit(X, y)
+    before = _attributes(reg)
+    reg.set_params(hidden_layer_sizes=(6,))
+    with pytest.raises(ValueError, match="changed since the model was fitted"):
+        reg.partial_fit(X, y)
+    _assert_same(_attributes(reg), before)
+
+
+# ------------------------------------------------- a stream keeps its model
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("refit", ["fit", "partial_fit", "load_state_dict"])
+def test_stream_opened_before_a_refit_serves_the_model_it_was_opened_on(refit):
+    X, y = _data(T=8)
+    reg = RNNRegressor("gru", (4,), return_sequences=True, max_iter=2)
+    reg.set_params(random_state=0).fit(X, np.cumsum(X[:, :, 0], axis=1))
+    original = copy.deepcopy(reg)
+    stream = reg.stream()
+    first = stream.predict(X[:3, :4])
+    if refit == "fit":
+        reg.set_params(random_state=1).fit(X * 3, -np.cumsum(X[:, :, 1], axis=1))
+    elif refit == "partial_fit":
+        reg.partial_fit(X * 3, -np.cumsum(X[:, :, 1], axis=1))
+    else:
+        reg.load_state_dict({k: v * 0.5 for k, v in reg.state_dict_.items()})
+    rest = stream.predict(X[:3, 4:])
+    want = original.predict(X[:3])
+    np.testing.assert_allclose(np.concatenate([first, rest], axis=1), want)
+    assert not np.allclose(reg.predict(X[:3]), want)
+
+
+# ------------------------------------------------------------------ L-BFGS
+def test_lbfgs_refuses_truncated_bptt():
+    X, y = _data()
+    reg = RNNRegressor("gru", (4,), solver="lbfgs", bptt_steps=2)
+    with pytest.raises(ValueError, match="bptt_steps.*lbfgs"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_features_in_")
+
+
+def test_lbfgs_warns_on_an_abnormal_stop(monkeypatch):
+    minimize = _training.scipy.optimize.minimize
+
+    def abnormal(*args, **kwargs):
+        result = minimize(*args, **kwargs)
+        result.status, result.message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
+        return result
+
+    monkeypatch.setattr(_training.scipy.optimize, "minimize", abnormal)
+    X, y = _data()
+    reg = RNNRegressor("rnn", (3,), solver="lbfgs", max_iter=500, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="ABNORMAL_TERMINATION") as rec:
+        reg.fit(X, y)
+    assert len(rec) == 1 and rec[0].filename == __file__
+
+
+def test_lbfgs_verbose_prints_every_iteration(capsys):
+    X, y = _data()
+    reg = RNNRegressor("rnn", (3,), solver="lbfgs", max_iter=5, verbose=True)
+    with pytest.warns(ConvergenceWarning):
+        reg.set_params(random_state=0).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "loss =" in ln]
+    assert len(lines) == reg.n_iter_ == 5
+    assert lines[0].startswith("Iteration 1, loss = ")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_convergence_warning_points_at_the_callers_line_once_per_fit(solver):
+    X, y = _data()
+    reg = RNNRegressor("rnn", (3,), solver=solver, max_iter=2, random_state=0)
+    with pytest.warns(ConvergenceWarning) as rec:
+        reg.fit(X, y)
+    assert len(rec) == 1
+    assert rec[0].filename == __file__
+
+
+# ---------------------------------------------------- early-stopping weights
+def test_early_stopping_scores_the_validation_split_with_its_weights():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 5, 1))
+    y = X[:, :, 0].sum(axis=1)
+    w = np.ones(120)
+    w[::2] = 0
+    y[::2] = rng.normal(scale=1e3, size=60)  # weightless rows: noise, ignored
+    reg = RNNRegressor(
+        "gru", (8,), early_stopping=True, validation_fraction=0.5, max_iter=30
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.set_params(random_state=0).fit(X, y, sample_weight=w)
+    # weighted, the validation R2 is that of the learnable rows
+    assert reg.best_validation_score_ > 0.5
+
+
+def test_validation_split_of_weightless_rows_is_refused():
+    X, y = _data(n=10)
+    w = np.zeros(10)
+    w[0] = 1  # one weighted row: a 50% split of weightless rows cannot be scored
+    reg = RNNRegressor("rnn", (3,), early_stopping=True, validation_fraction=0.2)
+    with pytest.raises(ValueError, match="weight zero"):
+        for seed in range(5):  # some seed draws the weighted row into training
+            reg.set_params(random_state=seed).fit(X, y, sample_weight=w)
