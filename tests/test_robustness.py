@@ -2,6 +2,7 @@
 
 import copy
 import threading
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -10,6 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
+from skrnn.__main__ import main as cli_main
+from skrnn.preprocessing import make_windows
 
 
 def _blas_threads():
@@ -369,3 +372,46 @@ def test_validation_split_of_weightless_rows_is_refused():
     with pytest.raises(ValueError, match="weight zero"):
         for seed in range(5):  # some seed draws the weighted row into training
             reg.set_params(random_state=seed).fit(X, y, sample_weight=w)
+
+
+# -------------------------------------------------------------- small edges
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_forecast_refuses_booleans_for_steps_and_window():
+    series = np.sin(np.arange(60) * 0.3)
+    X, y = make_windows(series, window=8)
+    reg = RNNRegressor("rnn", (3,), max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="n_steps must be a positive int"):
+        reg.forecast(series[None, -8:], n_steps=True)
+    with pytest.raises(ValueError, match="window must be"):
+        reg.forecast(series[None, -8:], n_steps=2, window=True)
+
+
+def test_huge_network_is_refused_before_allocating():
+    X, y = _data()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="parameters"):
+            RNNRegressor("lstm", (10**7,)).fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+def test_multistep_multivariate_windows_get_the_reshape_advice():
+    series = np.random.RandomState(0).normal(size=(60, 2))
+    X, y = make_windows(series, window=8, horizon=3)
+    assert y.shape == (50, 3, 2)
+    reg = RNNRegressor("rnn", (3,), max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match=r"y.reshape\(len\(y\), -1\)"):
+        reg.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(X, y.reshape(len(y), -1))
+    assert reg.forecast(X[:2], n_steps=5).shape == (2, 5, 2)
+
+
+def test_cli_refuses_zero_jobs(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["--n-jobs", "0"])
+    assert exc.value.code == 2
+    assert "must not be 0" in capsys.readouterr().err
