@@ -83,7 +83,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``tol`` before training stops. Ignored by ``solver='lbfgs'``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
-        improving and restore the best weights. Only for ``solver='adam'`` or
+        improving and restore the best weights; the score is weighted by
+        ``sample_weight``. Only for ``solver='adam'`` or
         ``'sgd'``; L-BFGS trains on all the data, as in scikit-learn's MLP.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
@@ -95,7 +96,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     verbose : bool, default=False
         Print one line per epoch.
     warm_start : bool, default=False
-        Continue from the previous fit's weights.
+        Continue from the previous fit's weights (with a fresh optimizer). If
+        the network's shape changed since (``cell``, ``hidden_layer_sizes``,
+        ``bidirectional``, ``n_states``), ``fit`` starts afresh instead.
     clip_norm : float or None, default=1.0
         Rescale each minibatch gradient to this global L2 norm when larger
         (PyTorch ``clip_grad_norm_``).
