@@ -12,6 +12,7 @@ from ._readers import (
     float_dtype,
     nan_or_inf,
     overflow_error,
+    raise_if_nan_padded,
     raise_if_nonfinite,
     read_layout,
 )
@@ -103,6 +104,7 @@ def _to_padded(kind, data, name, dtype):
     arr = as_numeric(arr, name)
     out_dtype = np.dtype(dtype) if dtype is not None else float_dtype([arr.dtype])
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise_if_nan_padded(arr, name)
         raise ValueError(f"{name} contains {nan_or_inf(arr)}; {NAN_FIX}.")
     X3 = np.array(arr, dtype=out_dtype, order="C", copy=True)
     if dtype is not None and out_dtype.kind == "f" and not np.isfinite(X3).all():
@@ -506,6 +508,7 @@ def validate_sequence_data(estimator, X, *, reset):
     ):
         if np.asarray(data).dtype.kind in "OUS":
             as_numeric(np.asarray(data), "X")  # a clear error if not numbers
+        raise_if_nan_padded(np.asarray(data), "X")
         data = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
         X3, lengths, kind = _to_padded("table", data, "X", None)
     else:

@@ -223,7 +223,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                         "RNNRegressor needs numeric targets; got labels that are "
                         "not numbers. Use RNNClassifier for labels."
                     ) from exc
-            shape = np.shape(y)
+            shape = getattr(y, "shape", None)
+            if shape is None:  # a list: read it (a ragged one fails in check_array)
+                try:
+                    shape = np.asarray(y).shape
+                except ValueError:
+                    shape = ()
             if len(shape) > 2:
                 raise ValueError(
                     f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "

@@ -7,12 +7,14 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_info
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
 from skrnn.__main__ import main as cli_main
-from skrnn.preprocessing import make_windows
+from skrnn.preprocessing import SequenceScaler, make_windows
 
 
 def _blas_threads():
@@ -415,3 +417,36 @@ def test_cli_refuses_zero_jobs(capsys):
         cli_main(["--n-jobs", "0"])
     assert exc.value.code == 2
     assert "must not be 0" in capsys.readouterr().err
+
+
+# ------------------------------------------------- set_output and DataFrames
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_global_pandas_output_keeps_sequence_pipelines_working():
+    pd = pytest.importorskip("pandas", reason="DataFrame output needs pandas")
+    X, y = _data()
+    pipe = make_pipeline(
+        SequenceScaler(), RNNRegressor("rnn", (3,), max_iter=2, random_state=0)
+    )
+    want = pipe.fit(X, y).predict(X)
+    with sklearn.config_context(transform_output="pandas"):
+        got = pipe.fit(X, y).predict(X)
+        assert isinstance(SequenceScaler().fit_transform(X), np.ndarray)
+        table = SequenceScaler().fit_transform(X[:, :, 0])
+        assert isinstance(table, pd.DataFrame)
+        assert isinstance(
+            SequenceScaler().fit(X[:, :, 0]).transform(X[:, :, 0]), pd.DataFrame
+        )
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="SequenceScaler.set_output.*cannot hold"):
+        SequenceScaler().set_output(transform="pandas").fit_transform(X)
+
+
+def test_nan_padded_dataframe_rows_get_the_list_advice():
+    pd = pytest.importorskip("pandas", reason="the case is a DataFrame")
+    df = pd.DataFrame([[1.0, 2.0, 3.0], [4.0, 5.0, np.nan], [6.0, np.nan, np.nan]])
+    reg = RNNRegressor("rnn", (3,))
+    with pytest.raises(ValueError, match="pass a list of sequences|Pass a list"):
+        reg.fit(df, [1.0, 2.0, 3.0])
+    gap = pd.DataFrame([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    with pytest.raises(ValueError, match="impute missing values"):
+        reg.fit(gap, [1.0, 2.0])
