@@ -163,12 +163,14 @@ def raise_if_nan_padded(arr, name):
     steps = missing if arr.ndim == 2 else missing.all(axis=2)
     partial = arr.ndim == 3 and (missing.any(axis=2) & ~steps).any()
     trailing = (np.diff(steps.astype(np.int8), axis=1) >= 0).all()
-    if trailing and not partial and not steps[:, 0].any():
+    longer = (~steps[:, -1]).any()  # some row runs to the end: lengths differ
+    if trailing and longer and not partial and not steps[:, 0].any():
         raise ValueError(
             f"{name} has NaN at the end of some rows: sequences of different "
             "lengths padded with NaN. Pass a list of sequences, or its rows "
             f"without the padding: [row[~np.isnan(row)] for row in "
-            f"np.asarray({name})] for a table."
+            f"np.asarray({name})] for a table. (Missing values inside a series "
+            f"are another matter: {NAN_FIX}.)"
         )
     raise ValueError(f"{name} contains NaN; {NAN_FIX}.")
 
