@@ -269,6 +269,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             mask = mask.astype(dtype)
         return Y, mask, None, None
 
+    def _init_outputs(self, n_outputs, classes):
+        """Output attributes for weights loaded without a fit (raw head units)."""
+        if classes is not None:
+            raise ValueError("classes is only for RNNClassifier; a regressor has none.")
+        self._y_ndim = 1 if n_outputs == 1 and not self.return_sequences else 2
+        self.target_mean_ = np.zeros(n_outputs)
+        self.target_scale_ = np.ones(n_outputs)
+
     def _make_score_fn(self, val):
         def score(params):
             raw, _, _ = self._arch().forward(

@@ -450,3 +450,34 @@ def test_nan_padded_dataframe_rows_get_the_list_advice():
     gap = pd.DataFrame([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
     with pytest.raises(ValueError, match="impute missing values"):
         reg.fit(gap, [1.0, 2.0])
+
+
+# ------------------------------------------- state dicts into unfitted models
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_unfitted_regressor_takes_a_state_dict_and_predicts_raw_head_output():
+    X, y = _data(F=3)
+    Y = np.c_[y, -2 * y]
+    fitted = RNNRegressor("gru", (4,), max_iter=3, random_state=0).fit(X, Y)
+    foreign = {k: v.copy() for k, v in fitted.state_dict_.items()}
+    reg = RNNRegressor("gru", (4,)).load_state_dict(foreign)
+    assert reg.n_features_in_ == 3 and reg.n_outputs_ == 2
+    raw = (fitted.predict(X) - fitted.target_mean_) / fitted.target_scale_
+    np.testing.assert_allclose(reg.predict(X), raw, rtol=1e-12, atol=1e-12)
+    reg.partial_fit(X, Y)  # and it trains on
+    assert reg.n_iter_ == 1
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(5,\)"):
+        RNNRegressor("gru", (5,)).load_state_dict(foreign)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("labels", [["no", "yes"], ["a", "b", "c"]])
+def test_unfitted_classifier_takes_a_state_dict_with_its_classes(labels):
+    X, _ = _data()
+    y = np.array(labels * 12)[:24]
+    fitted = RNNClassifier("rnn", (4,), max_iter=3, random_state=0).fit(X, y)
+    foreign = {k: v.copy() for k, v in fitted.state_dict_.items()}
+    with pytest.raises(ValueError, match="needs classes="):
+        RNNClassifier("rnn", (4,)).load_state_dict(foreign)
+    clf = RNNClassifier("rnn", (4,)).load_state_dict(foreign, classes=labels)
+    np.testing.assert_array_equal(clf.predict(X), fitted.predict(X))
+    np.testing.assert_allclose(clf.predict_proba(X), fitted.predict_proba(X))
