@@ -47,8 +47,22 @@ _BLAS = ThreadpoolController().select(user_api="blas")
 #: thread whole blocks of the output and never splits the sum over the inner
 #: dimension, so a product's numbers do not depend on its thread count (its dot
 #: products and matrix-vector products do split the sum: they stay on one thread).
+#: Checked (``tests/test_parallel.py``) on OpenBLAS 0.3.30 and 0.3.31; OpenBLAS
+#: 0.3.21 (numpy 1.24's wheel, Prescott kernels on our machines) gave float32
+#: products that changed with the thread count, so older builds stay on one thread.
+MIN_INVARIANT_OPENBLAS = (0, 3, 30)
+
+
+def _version(lib):
+    try:
+        return tuple(int(part) for part in str(lib.version).split(".")[:3])
+    except ValueError:
+        return ()
+
+
 _THREAD_INVARIANT_GEMM = bool(_BLAS.lib_controllers) and all(
-    lib.internal_api == "openblas" for lib in _BLAS.lib_controllers
+    lib.internal_api == "openblas" and _version(lib) >= MIN_INVARIANT_OPENBLAS
+    for lib in _BLAS.lib_controllers
 )
 
 #: Environment variables joblib / loky set in parallel workers to share the cores.
