@@ -119,7 +119,7 @@ def set_max_threads(n):
 def gemm_threads(m, k, n):
     """Context for a loop of ``(m, k) @ (k, n)`` products: BLAS on every thread.
 
-    Training and prediction run BLAS on one thread (``threadpool_limits``), so
+    Training and prediction run BLAS on one thread (:class:`blas_single_thread`), so
     that no thread count ever changes a number. Inside the scan of an unsharded
     batch the second core would then idle, while the recurrent product is half
     of each step's time. This context raises BLAS to :func:`max_threads` for such
