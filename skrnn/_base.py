@@ -1,6 +1,7 @@
 """Shared estimator plumbing: parameters, validation, fit / partial_fit, weights I/O."""
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,13 +12,19 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
-from ._data import as_model_dtype, check_finite_output, validate_sequence_data
+from ._data import (
+    as_model_dtype,
+    check_finite_output,
+    to_padded_targets,
+    to_patches,
+    validate_sequence_data,
+)
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
-from ._wavenet import receptive_field
+from ._wavenet import receptive_field, wavenet_depth
 
 __all__ = ["BaseRNN"]
 
@@ -27,6 +34,12 @@ PREDICT_CHUNK = 1024
 #: Most weights a network may have (800 MB in float64; training holds about four
 #: copies: weights, gradients and Adam's two moments).
 MAX_PARAMETERS = 100_000_000
+
+#: Units per layer of ``hidden_layer_sizes="auto"``.
+AUTO_WIDTH = 32
+
+#: Most steps a many-to-one network reads with ``patch_size="auto"``.
+AUTO_PATCHED_STEPS = 32
 
 
 def _stochastic_solver(estimator):
@@ -59,12 +72,14 @@ class BaseRNN(BaseEstimator):
     _parameter_constraints: dict = {
         "cell": [StrOptions({*CELLS, "wavenet"})],
         "hidden_layer_sizes": [
+            StrOptions({"auto"}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
         "bidirectional": ["boolean"],
         "nonlinearity": [StrOptions({"tanh", "relu"})],
         "n_states": [Interval(Integral, 1, None, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
@@ -103,8 +118,13 @@ class BaseRNN(BaseEstimator):
                 setattr(self, name, value)
 
     # ------------------------------------------------------------------ checks
-    def _hidden_sizes(self):
+    def _hidden_sizes(self, n_timesteps=None):
+        """Layer widths; ``"auto"`` resolved for sequences of ``n_timesteps``."""
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str) and sizes == "auto":
+            if self.cell != "wavenet":
+                return (AUTO_WIDTH,)
+            return (AUTO_WIDTH,) * wavenet_depth(n_timesteps or 1)
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
         if not sizes or any(
             not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
@@ -119,6 +139,13 @@ class BaseRNN(BaseEstimator):
         """Parameter combinations that cannot work, reported before any work."""
         if self.cell == "wavenet":
             self._check_wavenet()
+        size = getattr(self, "patch_size", 1)
+        if size not in ("auto", 1) and getattr(self, "return_sequences", False):
+            raise ValueError(
+                f"patch_size={size} reads {size} steps as one, but "
+                "return_sequences=True needs an output at every step. Use "
+                "patch_size=1 (or 'auto', which is 1 for per-step outputs)."
+            )
         if self.bptt_steps is not None and self.bidirectional:
             raise ValueError(
                 "bptt_steps (truncated BPTT) cannot be used with bidirectional=True: "
@@ -132,11 +159,13 @@ class BaseRNN(BaseEstimator):
                 "line search would stop at a worse point. Set bptt_steps=None, or "
                 "use solver='adam' or 'sgd'."
             )
-        if self.solver == "lbfgs" and (self.dropout or self.recurrent_dropout):
+        if self.solver == "lbfgs" and (
+            self.dropout or self.recurrent_dropout or self.input_dropout
+        ):
             raise ValueError(
-                "dropout and recurrent_dropout need a stochastic solver: L-BFGS "
-                "requires a deterministic objective. Use solver='adam' or 'sgd', or "
-                "set dropout=0 and recurrent_dropout=0."
+                "input_dropout, dropout and recurrent_dropout need a stochastic "
+                "solver: L-BFGS requires a deterministic objective. Use "
+                "solver='adam' or 'sgd', or set all three to 0."
             )
 
     def _check_wavenet(self):
@@ -161,10 +190,40 @@ class BaseRNN(BaseEstimator):
                 "with a receptive field of 256 steps."
             )
 
+    def _patch_size(self, n_timesteps):
+        """Steps per patch for training sequences of up to ``n_timesteps``."""
+        size = getattr(self, "patch_size", 1)
+        if size != "auto":
+            return int(size)
+        if self.return_sequences or self.cell == "statal":
+            # the statal cell's state is a per-feature memory of what was seen,
+            # kept step by step: patches would blur which feature fired
+            return 1
+        return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
+
+    def _patched(self, X3, lengths):
+        """The batch as the network reads it (patches of ``patch_size_`` steps)."""
+        return to_patches(X3, lengths, getattr(self, "patch_size_", 1))
+
+    def _warn_short_receptive_field(self, n_timesteps):
+        if self.cell != "wavenet":
+            return
+        field = self.patch_size_ * receptive_field(len(self.hidden_layer_sizes_))
+        if 4 * field < n_timesteps:
+            warnings.warn(
+                f"cell='wavenet' with {len(self.hidden_layer_sizes_)} layers sees "
+                f"only the last {field} steps of each output, and the training "
+                f"sequences have up to {n_timesteps}. Add layers (each doubles the "
+                "receptive field) or use hidden_layer_sizes='auto', which covers "
+                "the training length.",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _architecture(self, n_inputs, n_outputs, return_sequences):
         return Architecture(
             cell=self.cell,
-            hidden_sizes=self._hidden_sizes(),
+            hidden_sizes=self.hidden_layer_sizes_,
             n_inputs=n_inputs,
             n_outputs=n_outputs,
             bidirectional=self.bidirectional,
@@ -173,6 +232,8 @@ class BaseRNN(BaseEstimator):
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             n_states=self.n_states,
+            pooling=getattr(self, "pooling", "last"),
+            input_dropout=self.input_dropout,
         )
 
     def _hyper(self, incremental=False):
@@ -233,10 +294,14 @@ class BaseRNN(BaseEstimator):
 
     def _check_warm_start(self, incremental):
         """Whether the fitted weights fit the current parameters' network."""
-        shapes = self._arch().param_shapes()
+        auto = isinstance(self.hidden_layer_sizes, str)  # "auto": as fitted
+        same_sizes = auto or self._hidden_sizes() == tuple(self.hidden_layer_sizes_)
+        shapes = self._arch().param_shapes()  # cell, bidirectional, n_states
         old = self.state_dict_
-        if list(shapes) == list(old) and all(
-            old[k].shape == shape for k, shape in shapes.items()
+        if (
+            same_sizes
+            and list(shapes) == list(old)
+            and all(old[k].shape == shape for k, shape in shapes.items())
         ):
             return True
         if incremental:
@@ -267,29 +332,31 @@ class BaseRNN(BaseEstimator):
         if not reset and not self._check_warm_start(incremental):
             reset = True
         X3, lengths, _ = self._validate_X(X, reset=reset)
-        sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
-        if (sw < 0).any():
-            raise ValueError(
-                "sample_weight has negative values; every weight must be >= 0."
-            )
+        sw, per_step = self._sample_weight(sample_weight, X3, lengths)
         _check_weight_sum(sw)
         Y, step_w, row_w, out_lengths = self._encode_targets(
-            y, X3, lengths, X3.dtype, reset, classes, sw
+            y, X3, lengths, X3.dtype, reset, classes, sw if per_step is None else per_step
         )
+        if per_step is not None:
+            step_w = step_w * per_step
         if row_w is not None:
             sw = sw * row_w
             _check_weight_sum(sw)
-        data = TrainData(X3, lengths, Y, sw, step_w, out_lengths)
         if reset:
-            self._check_size()
             same = lengths.min() == lengths.max()
             self._fit_n_timesteps = int(lengths.max()) if same else None
             self._random_state = check_random_state(self.random_state)
+            self.patch_size_ = self._patch_size(int(lengths.max()))
+            n_steps = -(-int(lengths.max()) // self.patch_size_)
+            self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)
+            self._check_size()
+            self._warn_short_receptive_field(int(lengths.max()))
             arch = self._arch()
             self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
             self._train_state = TrainState(self.state_dict_)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
+        data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
         self.state_dict_ = self._as_dtype(X3.dtype)
         state = self._train_state
         state.params = self.state_dict_
@@ -315,6 +382,37 @@ class BaseRNN(BaseEstimator):
         finally:  # also after a divergence that keeps the last completed epoch
             self._sync_attributes(state, hyper)
         return self
+
+    def _sample_weight(self, sample_weight, X3, lengths):
+        """``(row weights, per-step weights or None)`` from ``sample_weight``.
+
+        With ``return_sequences=True`` a weight per step is accepted, as an
+        array ``(n_samples, n_timesteps)`` or a list of 1-D arrays matching the
+        input lengths (Keras' ``sample_weight`` for sequence outputs).
+        """
+        per_step = getattr(self, "return_sequences", False) and (
+            (isinstance(sample_weight, list) and np.ndim(sample_weight[0]) == 1)
+            or (not isinstance(sample_weight, list) and np.ndim(sample_weight) == 2)
+        )
+        if not per_step:
+            sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+            if (sw < 0).any():
+                raise ValueError(
+                    "sample_weight has negative values; every weight must be >= 0."
+                )
+            return sw, None
+        W, mask = to_padded_targets(sample_weight, lengths, name="sample_weight")
+        W = W[:, :, 0].astype(X3.dtype)
+        if W[mask].min() < 0 or not np.isfinite(W[mask]).all():
+            raise ValueError(
+                "sample_weight must be finite and non-negative on every valid step."
+            )
+        if W[mask].sum() <= 0:
+            raise ValueError(
+                "sample_weight is zero on every valid step: at least one step "
+                "needs a positive weight."
+            )
+        return np.ones(len(X3), X3.dtype), np.where(mask, W, 0).astype(X3.dtype)
 
     def _as_dtype(self, dtype):
         """Parameters in the computation dtype (float32 data trains float32)."""
@@ -345,7 +443,9 @@ class BaseRNN(BaseEstimator):
 
     def _sync_attributes(self, state, hyper):
         if self.cell == "wavenet":
-            self.receptive_field_ = receptive_field(len(self._hidden_sizes()))
+            self.receptive_field_ = self.patch_size_ * receptive_field(
+                len(self.hidden_layer_sizes_)
+            )
         elif hasattr(self, "receptive_field_"):
             del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)
@@ -364,7 +464,9 @@ class BaseRNN(BaseEstimator):
     def _arch(self):
         """The network of this fitted (or being fitted) estimator."""
         return self._architecture(
-            self._n_step_features, self.n_outputs_, self.return_sequences
+            self._n_step_features * getattr(self, "patch_size_", 1),
+            self.n_outputs_,
+            self.return_sequences,
         )
 
     # ------------------------------------------------------------- inference
@@ -372,6 +474,7 @@ class BaseRNN(BaseEstimator):
         """Raw network outputs for a padded batch, computed in chunks."""
         arch, params = self._arch(), self.state_dict_
         X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
+        X3, lengths = self._patched(X3, lengths)
         outs = []
         with blas_single_thread():
             for start in range(0, len(X3), PREDICT_CHUNK):
@@ -486,7 +589,15 @@ class BaseRNN(BaseEstimator):
                 "it on data of the right shapes (max_iter=1 is enough), then load "
                 "the weights."
             )
-        self._hidden_sizes()
+        before = dict(vars(self))
+        try:
+            return self._load_unfitted_unsafe(state_dict, classes)
+        except BaseException:  # a refused state dict leaves it unfitted
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def _load_unfitted_unsafe(self, state_dict, classes):
         self._check_combination()
         key = "input.weight" if self.cell == "wavenet" else "weight_ih_l0"
         for k in (key, "head.weight"):
@@ -497,8 +608,16 @@ class BaseRNN(BaseEstimator):
                     "pass the recurrent module's state_dict() with the head's "
                     "weights as 'head.weight' and 'head.bias'."
                 )
+        size = getattr(self, "patch_size", 1)
+        self.patch_size_ = 1 if size == "auto" else int(size)
+        self.hidden_layer_sizes_ = self._hidden_sizes()
         n_inputs = int(np.shape(state_dict[key])[1])
         n_outputs = int(np.shape(state_dict["head.weight"])[0])
+        if n_inputs % self.patch_size_:
+            raise ValueError(
+                f"{key} reads {n_inputs} inputs per step, not a multiple of "
+                f"patch_size={self.patch_size_}."
+            )
         first = next(iter(state_dict.values()))
         dtype = np.float32 if np.asarray(first).dtype == np.float32 else np.float64
         arch = self._architecture(n_inputs, n_outputs, self.return_sequences)
@@ -508,8 +627,9 @@ class BaseRNN(BaseEstimator):
             f"bidirectional={self.bidirectional}: set those to the module's."
         )
         weights = self._checked_state_dict(state_dict, arch, dtype, hint)
-        self._init_outputs(n_outputs, classes)  # checks before it sets anything
-        self.n_features_in_ = self._n_step_features = n_inputs
+        self._init_outputs(n_outputs, classes)
+        n_features = n_inputs // self.patch_size_
+        self.n_features_in_ = self._n_step_features = n_features
         self._fitted_layout = "sequences"
         self._fit_n_timesteps = None
         self.n_outputs_ = n_outputs

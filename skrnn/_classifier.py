@@ -70,11 +70,12 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
     def __init__(
         self,
         cell="lstm",
-        hidden_layer_sizes=(32,),
+        hidden_layer_sizes="auto",
         *,
         bidirectional=False,
         nonlinearity="tanh",
         n_states=1,
+        input_dropout=0.0,
         dropout=0.0,
         recurrent_dropout=0.0,
         solver="adam",
@@ -91,7 +92,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         max_iter=200,
         max_fun=15000,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=25,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -102,6 +103,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         clip_value=None,
         bptt_steps=None,
         return_sequences=False,
+        pooling="concat",
+        patch_size="auto",
         class_weight=None,
     ):
         self._store_params(locals())

@@ -527,3 +527,41 @@ def validate_sequence_data(estimator, X, *, reset):
             "features per time step as input; pass data with the layout used in fit."
         )
     return X3, lengths, kind
+
+
+def to_patches(X3, lengths, patch_size):
+    """Non-overlapping patches of ``patch_size`` steps, read as one step each.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_samples, n_timesteps, n_features)
+        Right-padded batch.
+    lengths : ndarray of shape (n_samples,)
+        Valid steps per sequence.
+    patch_size : int
+        Steps per patch; 1 returns the inputs unchanged.
+
+    Returns
+    -------
+    P : ndarray of shape (n_samples, ceil(n_timesteps / patch_size), \
+            patch_size * n_features)
+        Patch ``j`` holds steps ``j * patch_size`` to ``(j + 1) * patch_size - 1``
+        in time order, each step's features together; a sequence's last patch
+        is completed with zeros.
+    patch_lengths : ndarray of shape (n_samples,)
+        ``ceil(lengths / patch_size)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P, L = to_patches(np.arange(5.0).reshape(1, 5, 1), np.array([5]), 2)
+    >>> P[0].tolist(), L.tolist()
+    ([[0.0, 1.0], [2.0, 3.0], [4.0, 0.0]], [3])
+    """
+    if patch_size == 1:
+        return X3, lengths
+    n, T, F = X3.shape
+    n_patches = -(-T // patch_size)
+    P = np.zeros((n, n_patches * patch_size, F), X3.dtype)
+    P[:, :T] = X3 * length_mask(lengths, T)[:, :, None]
+    return P.reshape(n, n_patches, patch_size * F), -(-lengths // patch_size)

@@ -42,11 +42,17 @@ class Architecture:
     return_sequences : bool
         Head on every step (many-to-many) or on the last state (many-to-one).
     dropout : float
-        Variational dropout on the input of every layer (one mask per sequence).
+        Variational dropout on the output of every sequence layer (between
+        stacked layers and before the head; one mask per sequence).
+    input_dropout : float
+        Variational dropout on the network's input features.
     recurrent_dropout : float
         Variational dropout on the recurrent input ``h_{t-1}``.
     n_states : int
         States per unit of the ``"statal"`` cell.
+    pooling : {"last", "mean", "concat"}
+        Many-to-one readout over time: the last state (PyTorch's ``h_n``), the
+        mean of the outputs over the valid steps, or both side by side.
     """
 
     cell: str
@@ -59,6 +65,8 @@ class Architecture:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     n_states: int = 1
+    pooling: str = "last"
+    input_dropout: float = 0.0
 
     @property
     def n_directions(self):
@@ -144,7 +152,7 @@ def param_shapes(arch):
             for keys in _layer_keys(arch, k):
                 block = [(GH, n_in), (GH, V), (GH,), (GH,)]
                 shapes.update(zip(keys, block, strict=True))
-    shapes["head.weight"] = (arch.n_outputs, arch.layer_sizes()[-1][1])
+    shapes["head.weight"] = (arch.n_outputs, _head_width(arch))
     shapes["head.bias"] = (arch.n_outputs,)
     return shapes
 
@@ -178,8 +186,16 @@ def _wavenet_size(arch):
     return arch.hidden_sizes[0], len(arch.hidden_sizes)
 
 
-def _add_head(arch, params, rng, dtype):
+def _head_width(arch):
+    """Width of the head's input: the top layer's output, doubled by concat."""
     n_top = arch.layer_sizes()[-1][1]
+    if arch.pooling == "concat" and not arch.return_sequences:
+        return 2 * n_top
+    return n_top
+
+
+def _add_head(arch, params, rng, dtype):
+    n_top = _head_width(arch)
     limit = np.sqrt(6.0 / (n_top + arch.n_outputs))
     params["head.weight"] = rng.uniform(-limit, limit, (arch.n_outputs, n_top)).astype(
         dtype
@@ -195,11 +211,13 @@ def _dir_params(arch, params, k):
 def draw_masks(arch, rng, batch, dtype):
     """Dropout masks for one batch (or None when no dropout is set).
 
-    One mask per sequence, reused at every step: ``"input"`` holds a
-    ``(batch, n_inputs)`` mask per layer and ``"recurrent"`` a list (per direction)
-    of ``(batch, O)`` masks per layer, scaled by ``1 / (1 - p)``.
+    One mask per sequence, reused at every step, scaled by ``1 / (1 - p)``:
+    ``"input"`` holds a ``(batch, n_inputs)`` mask per layer (``input_dropout``
+    for the first, ``dropout`` above it), ``"recurrent"`` a list (per direction)
+    of ``(batch, O)`` masks per layer, and ``"head"`` the ``dropout`` mask of the
+    head's input.
     """
-    if arch.dropout == 0 and arch.recurrent_dropout == 0:
+    if not (arch.dropout or arch.recurrent_dropout or arch.input_dropout):
         return None
 
     def mask(p, width):
@@ -208,17 +226,22 @@ def draw_masks(arch, rng, batch, dtype):
         keep = rng.random_sample((batch, width)) >= p
         return (keep / (1.0 - p)).astype(dtype)
 
-    if arch.kind == "wavenet":
-        return {"input": [mask(arch.dropout, arch.n_inputs)], "recurrent": [None]}
-    cell = arch.make_cell()
     masks = {"input": [], "recurrent": []}
-    for H, (n_in, _) in zip(arch.hidden_sizes, arch.layer_sizes(), strict=True):
-        masks["input"].append(mask(arch.dropout, n_in))
+    cell = None if arch.kind == "wavenet" else arch.make_cell()
+    for k, (H, (n_in, _)) in enumerate(
+        zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
+    ):
+        if cell is None:  # the convolution stack takes an input mask only
+            masks["input"].append(mask(arch.input_dropout, n_in))
+            masks["recurrent"].append(None)
+            break
+        masks["input"].append(mask(arch.dropout if k else arch.input_dropout, n_in))
         rec = [
             mask(arch.recurrent_dropout, cell.output_size(H))
             for _ in range(arch.n_directions)
         ]
         masks["recurrent"].append(None if rec[0] is None else rec)
+    masks["head"] = mask(arch.dropout, _head_width(arch))
     return masks
 
 
@@ -299,13 +322,68 @@ def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backwar
 
 def _wavenet_backward(arch, params, stack_cache, dY, dlast, dstateT, need_dX):
     cache, in_mask, lengths, shape = stack_cache
-    if dY is None:
-        dY = np.zeros(shape, dlast.dtype)
-        dY[lengths - 1, np.arange(len(lengths))] = dlast
+    if dlast is not None:
+        dY = np.zeros(shape, dlast.dtype) if dY is None else dY.copy()
+        dY[lengths - 1, np.arange(len(lengths))] += dlast
     dX, grads = wavenet_backward(_wavenet_params(params), dY, cache, need_dX)
     if in_mask is not None and dX is not None:
         dX *= in_mask
     return dX, None, grads
+
+
+def _pool_last(h, last, valid, prior):
+    return last, None
+
+
+def _pool_last_back(dZ, cache):
+    return None, dZ
+
+
+def _pool_mean(h, last, valid, prior):
+    """Mean of the outputs over the valid steps (and the steps of ``prior``).
+
+    ``prior`` is the ``(sum, count)`` carried from earlier chunks of the same
+    sequences (streaming, truncated BPTT) or None; it takes no gradient.
+    """
+    T, B, _ = h.shape
+    w = np.ones((T, B), h.dtype) if valid is None else valid.astype(h.dtype)
+    total = np.einsum("tbd,tb->bd", h, w)
+    count = w.sum(axis=0)
+    if prior is not None:
+        total += prior[0]
+        count = count + prior[1]
+    inv = (1.0 / np.maximum(count, 1)).astype(h.dtype)
+    return total * inv[:, None], (total, count, w * inv)
+
+
+def _pool_mean_back(dZ, cache):
+    return cache["pool"][2][:, :, None] * dZ[None], None
+
+
+def _pool_concat(h, last, valid, prior):
+    mean, carry = _pool_mean(h, last, valid, prior)
+    return np.concatenate([last, mean], axis=1), carry
+
+
+def _pool_concat_back(dZ, cache):
+    D = dZ.shape[1] // 2
+    dY, _ = _pool_mean_back(dZ[:, D:], cache)
+    return dY, np.ascontiguousarray(dZ[:, :D])
+
+
+#: Many-to-one readouts over time, keyed by the estimators' ``pooling`` strings:
+#: ``(forward, backward)``. A forward returns the head's input and what the
+#: backward needs (the running ``(sum, count, step weights)``, or None).
+POOLINGS = {
+    "last": (_pool_last, _pool_last_back),
+    "mean": (_pool_mean, _pool_mean_back),
+    "concat": (_pool_concat, _pool_concat_back),
+}
+
+
+def _pools(arch):
+    """Whether the readout carries a running mean between chunks."""
+    return not arch.return_sequences and arch.pooling != "last"
 
 
 #: Sequence-layer stacks keyed by kind: (forward, backward).
@@ -331,7 +409,7 @@ def forward(
         Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
         left-aligned windows).
     state0 : list, default=None
-        Initial state of the stack (as returned in ``stateT``); None means zeros.
+        Initial state (as returned in ``stateT``); None means zeros.
     masks : dict, default=None
         Dropout masks from :func:`draw_masks` (training only).
     for_backward : bool, default=True
@@ -343,25 +421,45 @@ def forward(
     raw : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
         Head output before any output activation.
     stateT : list
-        Final state of the stack, to continue on a next chunk (streaming).
+        Final state, to continue on a next chunk (streaming, truncated BPTT):
+        one entry per layer, plus the running ``(sum, count)`` of the outputs
+        when a many-to-one readout pools over time.
     cache : dict
     """
     h = np.ascontiguousarray(X.transpose(1, 0, 2))
     if valid is None:
         valid = valid_mask(lengths, h.shape[0])
+    prior = None
+    if _pools(arch) and state0 is not None:
+        state0, prior = state0[:-1], state0[-1]
     stack_forward, _ = STACKS[arch.kind]
     h, last, stateT, stack_cache = stack_forward(
         arch, params, h, lengths, valid, state0, masks, for_backward
     )
+    pool = None
     W, b = params["head.weight"], params["head.bias"]
+    head_mask = None if masks is None else masks["head"]
     if arch.return_sequences:
         T, B, D = h.shape
+        if head_mask is not None:
+            h = h * head_mask
         Z = h.reshape(T * B, D)
         raw = (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2)
     else:
-        Z = last
+        Z, pool = POOLINGS[arch.pooling][0](h, last, valid, prior)
+        if pool is not None:
+            stateT = [*stateT, pool[:2]]
+        if head_mask is not None:
+            Z = Z * head_mask
         raw = Z @ W.T + b
-    return raw, stateT, {"stack": stack_cache, "Z": Z, "shape": h.shape}
+    cache = {
+        "stack": stack_cache,
+        "Z": Z,
+        "shape": h.shape,
+        "pool": pool,
+        "head_mask": head_mask,
+    }
+    return raw, stateT, cache
 
 
 def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
@@ -385,10 +483,17 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
     else:
         d_flat = draw
     dZ = d_flat @ W
+    head_mask = cache["head_mask"]
     if arch.return_sequences:
         dY, dlast = dZ.reshape(cache["shape"]), None
+        if head_mask is not None:
+            dY *= head_mask
     else:
-        dY, dlast = None, dZ
+        if head_mask is not None:
+            dZ *= head_mask
+        dY, dlast = POOLINGS[arch.pooling][1](dZ, cache)
+    if _pools(arch) and dstateT is not None:
+        dstateT = dstateT[:-1]  # the running mean takes no gradient
     _, stack_backward = STACKS[arch.kind]
     dX, dstate0, grads = stack_backward(
         arch, params, cache["stack"], dY, dlast, dstateT, need_dX

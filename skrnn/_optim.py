@@ -414,11 +414,19 @@ class AdamOptimizer(_BaseOptimizer):
         Decay of the second-moment estimate, in [0, 1).
     epsilon : float, default=1e-8
         Added to ``sqrt(v)`` for numerical stability, > 0.
+    lr_schedule : {"constant", "adaptive"}, default="constant"
+        ``"adaptive"`` divides the step size by 5 each time the training loop
+        reports a plateau (:meth:`trigger_stopping`), and stops once it would
+        fall below ``learning_rate_init / 100`` (after two cuts); PyTorch's
+        ``ReduceLROnPlateau`` in spirit, scikit-learn's ``"adaptive"`` in rule.
 
     Attributes
     ----------
     t : int
         Number of steps taken.
+    base_rate : float
+        The step size before bias correction: ``learning_rate_init``, lowered
+        by the ``"adaptive"`` schedule.
     learning_rate : float
         Bias-corrected step size of the last step (``learning_rate_init``
         before the first one).
@@ -436,9 +444,22 @@ class AdamOptimizer(_BaseOptimizer):
     """
 
     def __init__(
-        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+        self,
+        params,
+        learning_rate_init=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        lr_schedule="constant",
     ):
         super().__init__(params, learning_rate_init)
+        if lr_schedule not in ("constant", "adaptive"):
+            raise ValueError(
+                "Adam's lr_schedule must be 'constant' or 'adaptive', got "
+                f"{lr_schedule!r}."
+            )
+        self.lr_schedule = lr_schedule
+        self.base_rate = float(learning_rate_init)
         _check_unit(beta_1, "beta_1", closed_right=False)
         _check_unit(beta_2, "beta_2", closed_right=False)
         _check_positive(epsilon, "epsilon")
@@ -465,9 +486,7 @@ class AdamOptimizer(_BaseOptimizer):
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         self.learning_rate = (
-            float(self.learning_rate_init)
-            * math.sqrt(1.0 - b2**self.t)
-            / (1.0 - b1**self.t)
+            self.base_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
         )
         for i, (p, g, m, v) in enumerate(
             zip(params, grads, self.ms, self.vs, strict=True)
@@ -484,6 +503,33 @@ class AdamOptimizer(_BaseOptimizer):
             np.multiply(m, self.learning_rate, out=step)
             step /= work
             p -= step
+
+    def trigger_stopping(self, msg, verbose):
+        """Stop, or with ``"adaptive"`` divide the step size by 5 and go on.
+
+        Parameters
+        ----------
+        msg : str
+            Reason reported by the training loop, printed if ``verbose``.
+        verbose : bool
+            Whether to print ``msg`` and the decision.
+
+        Returns
+        -------
+        is_stopping : bool
+            False if the adaptive rate was just lowered, True otherwise.
+        """
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        lowered = self.base_rate / 5.0
+        if lowered < self.learning_rate_init / 100.0:
+            if verbose:
+                print(msg + " Learning rate lowered twice already. Stopping.")
+            return True
+        self.base_rate = lowered
+        if verbose:
+            print(msg + f" Setting learning rate to {self.base_rate:g}")
+        return False
 
 
 # Optimizer classes keyed by the estimators' ``solver`` strings.

@@ -82,11 +82,20 @@ class SequenceStream:
                 f"has {len(X3)}; pass the same series in every chunk, or call "
                 "reset() to start new ones."
             )
+        size = getattr(est, "patch_size_", 1)
+        if size > 1 and (lengths % size).any():
+            raise ValueError(
+                f"this model reads patches of {size} steps (patch_size_), so every "
+                f"chunk must hold a multiple of {size} steps; got chunk lengths "
+                f"{sorted(set(lengths.tolist()))[:5]}. Cut the series at multiples "
+                f"of {size}, or fit with patch_size=1 to stream step by step."
+            )
         arch, params = est._arch(), est.state_dict_
         X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
+        X3, patches = est._patched(X3, lengths)
         with blas_single_thread():
             raw, state, _ = arch.forward(
-                params, X3, lengths, state0=self._state, for_backward=False
+                params, X3, patches, state0=self._state, for_backward=False
             )
         check_finite_output(raw)
         self._state = state
@@ -161,6 +170,12 @@ def forecast(estimator, X, n_steps, window="auto"):
     ):
         raise ValueError(
             f"window must be 'auto', None or a positive int; got {window!r}."
+        )
+    if window is None and getattr(estimator, "patch_size_", 1) > 1:
+        raise ValueError(
+            f"forecast(window=None) feeds one step at a time, but this model reads "
+            f"patches of {estimator.patch_size_} steps (patch_size_). Pass a window "
+            "(the default 'auto' uses the training length) or fit with patch_size=1."
         )
     X3, lengths, _ = estimator._validate_X(X, reset=False)
     horizon = estimator.n_outputs_ // F

@@ -143,6 +143,9 @@ class Hyper:
                 "beta_1": self.beta_1,
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
+                "lr_schedule": "adaptive"
+                if self.learning_rate == "adaptive"
+                else "constant",
             },
         }
         return table[self.solver]
@@ -276,9 +279,16 @@ def batch_loss_grad(arch, loss, params, batch, alpha, bptt_steps=None, masks=Non
     return value + penalty(params, alpha, n_eff, grads), grads
 
 
+#: Largest minibatch of ``batch_size="auto"``.
+AUTO_BATCH = 32
+
+
 def _batch_size(hyper, n_samples):
+    """Rows per minibatch; ``"auto"`` splits the data into equal batches of at
+    most :data:`AUTO_BATCH` rows (36 samples: two of 18, not 32 and 4)."""
     if hyper.batch_size == "auto":
-        return min(200, n_samples)
+        n_batches = -(-n_samples // AUTO_BATCH)
+        return -(-n_samples // n_batches)
     return min(int(hyper.batch_size), n_samples)
 
 

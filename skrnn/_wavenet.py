@@ -56,6 +56,22 @@ def _check_count(value, name):
     return int(value)
 
 
+#: Most layers :func:`wavenet_depth` picks: dilations 1 to 512, 1024 steps seen.
+MAX_AUTO_LAYERS = 10
+
+
+def wavenet_depth(n_timesteps):
+    """Fewest layers whose receptive field covers ``n_timesteps`` (at most 10).
+
+    >>> wavenet_depth(24), wavenet_depth(251), wavenet_depth(5000)
+    (5, 8, 10)
+    """
+    n_layers = 1
+    while receptive_field(n_layers) < n_timesteps and n_layers < MAX_AUTO_LAYERS:
+        n_layers += 1
+    return n_layers
+
+
 def receptive_field(n_layers):
     """Number of input steps that one output step can depend on.
 

@@ -11,7 +11,7 @@ from _estimator_cases import (
     _weights_equal,
 )
 from numpy.testing import assert_allclose
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from skrnn import RNNClassifier, RNNRegressor
 
@@ -24,7 +24,7 @@ TORCH = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 STACKS = [((4,), False), ((4, 4), True)]
 
 
-def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0):
+def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0, pooling="last"):
     """A torch recurrent module and linear head, and their joint state dict."""
     torch.manual_seed(seed)
     rnn = TORCH[cell](
@@ -34,14 +34,19 @@ def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0):
         batch_first=True,
         bidirectional=bidirectional,
     ).double()
-    head = torch.nn.Linear(sizes[0] * (1 + bidirectional), n_out).double()
+    width = sizes[0] * (1 + bidirectional) * (2 if pooling == "concat" else 1)
+    head = torch.nn.Linear(width, n_out).double()
     state = {k: v.numpy().copy() for k, v in rnn.state_dict().items()}
     state.update({f"head.{k}": v.numpy().copy() for k, v in head.state_dict().items()})
     return rnn, head, state
 
 
-def _torch_raw(rnn, head, seqs, return_sequences=False):
-    """Head outputs on the last state (or every step) of variable-length input."""
+def _torch_raw(rnn, head, seqs, return_sequences=False, pooling="last"):
+    """Head outputs on the pooled outputs (or every step) of variable-length input.
+
+    ``"last"`` reads PyTorch's ``h_n``, ``"mean"`` the mean of the outputs over
+    each sequence's valid steps, ``"concat"`` both side by side.
+    """
     lengths = [len(s) for s in seqs]
     X = np.zeros((len(seqs), max(lengths), seqs[0].shape[1]))
     for i, s in enumerate(seqs):
@@ -53,10 +58,13 @@ def _torch_raw(rnn, head, seqs, return_sequences=False):
         packed = pack_padded_sequence(
             torch.from_numpy(X), lengths, batch_first=True, enforce_sorted=False
         )
-        _, state = rnn(packed)
+        out, state = rnn(packed)
         h = state[0] if isinstance(rnn, torch.nn.LSTM) else state
         last = torch.cat([h[-2], h[-1]], dim=1) if rnn.bidirectional else h[-1]
-        return head(last).numpy()
+        padded, _ = pad_packed_sequence(out, batch_first=True)
+        mean = padded.sum(dim=1) / torch.tensor(lengths, dtype=padded.dtype)[:, None]
+        readout = {"last": last, "mean": mean, "concat": torch.cat([last, mean], 1)}
+        return head(readout[pooling]).numpy()
 
 
 @pytest.mark.parametrize("sizes, bidirectional", STACKS)
@@ -67,24 +75,33 @@ def test_state_dict_has_torch_keys_and_shapes(cell, sizes, bidirectional):
     reg = RNNRegressor(
         cell, sizes, bidirectional=bidirectional, max_iter=1, random_state=0
     ).fit(X, y)
-    _, _, state = _torch_net(cell, sizes, bidirectional, 3, 2)
+    _, _, state = _torch_net(cell, sizes, bidirectional, 3, 2, pooling=reg.pooling)
     assert list(reg.state_dict_) == list(state)
     assert {k: v.shape for k, v in reg.state_dict_.items()} == {
         k: v.shape for k, v in state.items()
     }
 
 
+@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
 @pytest.mark.parametrize("sizes, bidirectional", STACKS)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_regressor_with_torch_weights_predicts_torch_output(cell, sizes, bidirectional):
+def test_regressor_with_torch_weights_predicts_torch_output(
+    cell, sizes, bidirectional, pooling
+):
     X = _ragged(F=3)
     y = np.stack([[x.sum() for x in X], [x[-1, 0] for x in X]], axis=1)
     reg = RNNRegressor(
-        cell, sizes, bidirectional=bidirectional, max_iter=1, random_state=0
+        cell,
+        sizes,
+        bidirectional=bidirectional,
+        pooling=pooling,
+        max_iter=1,
+        random_state=0,
     ).fit(X, y)
-    rnn, head, state = _torch_net(cell, sizes, bidirectional, 3, 2)
+    rnn, head, state = _torch_net(cell, sizes, bidirectional, 3, 2, pooling=pooling)
     reg.load_state_dict(state)
-    expected = _torch_raw(rnn, head, X) * reg.target_scale_ + reg.target_mean_
+    raw = _torch_raw(rnn, head, X, pooling=pooling)
+    expected = raw * reg.target_scale_ + reg.target_mean_
     assert_allclose(reg.predict(X), expected, rtol=1e-10, atol=1e-10)
 
 
@@ -108,9 +125,9 @@ def test_classifier_with_torch_weights_gives_torch_probabilities(cell, n_classes
     y = np.arange(len(X)) % n_classes
     clf = RNNClassifier(cell, (4,), max_iter=1, random_state=0).fit(X, y)
     n_out = 1 if n_classes == 2 else n_classes
-    rnn, head, state = _torch_net(cell, (4,), False, 3, n_out)
+    rnn, head, state = _torch_net(cell, (4,), False, 3, n_out, pooling=clf.pooling)
     clf.load_state_dict(state)
-    logits = torch.from_numpy(_torch_raw(rnn, head, X))
+    logits = torch.from_numpy(_torch_raw(rnn, head, X, pooling=clf.pooling))
     if n_classes == 2:
         p = torch.sigmoid(logits).numpy()[:, 0]
         expected = np.stack([1 - p, p], axis=1)
