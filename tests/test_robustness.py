@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
 from skrnn.__main__ import main as cli_main
+from skrnn._network import Architecture
 from skrnn.preprocessing import SequenceScaler, make_windows
 
 
@@ -481,3 +482,16 @@ def test_unfitted_classifier_takes_a_state_dict_with_its_classes(labels):
     clf = RNNClassifier("rnn", (4,)).load_state_dict(foreign, classes=labels)
     np.testing.assert_array_equal(clf.predict(X), fitted.predict(X))
     np.testing.assert_allclose(clf.predict_proba(X), fitted.predict_proba(X))
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "statal", "wavenet"])
+def test_param_shapes_are_those_of_the_initial_weights(cell, pooling):
+    # the warm-start, size and load_state_dict checks read shapes without
+    # allocating; they must be the shapes training would create
+    arch = Architecture(
+        cell, (3, 3), 2, 4, bidirectional=cell != "wavenet", n_states=2, pooling=pooling
+    )
+    params = arch.init_params(np.random.RandomState(0))
+    assert arch.param_shapes() == {k: v.shape for k, v in params.items()}
+    assert list(arch.param_shapes()) == list(params)
