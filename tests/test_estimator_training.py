@@ -16,7 +16,6 @@ from _estimator_cases import (
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils import check_random_state
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor
 
@@ -76,20 +75,34 @@ def test_warm_start_continues_and_cold_start_restarts():
 # --------------------------------------------------------------- early stopping
 
 
-def _validation_rows(est, n):
-    """The rows ``_split_validation`` holds out: its draws follow the init's."""
-    rng = check_random_state(est.random_state)
-    est._arch().init_params(rng, np.float64)
-    n_val = max(1, int(round(est.validation_fraction * n)))
-    return np.sort(rng.permutation(n)[:n_val])
+def _held_out_rows(est, X, *y):
+    """The rows early stopping holds out, found from outside the estimator: a
+    held-out row's input does not reach the training loss of the first epoch."""
+    probe = clone(est).set_params(max_iter=1)
+    base = probe.fit(X, *y).loss_curve_
+    held = []
+    for i in range(len(X)):
+        X_i = X.copy()
+        X_i[i] += 1.0
+        if clone(probe).fit(X_i, *y).loss_curve_ == base:
+            held.append(i)
+    return np.array(held)
 
 
-@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
-def test_early_stopping_restores_best_weights(Estimator):
+def _overfitting_data(Estimator):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 6, 2))
     noisy = X[:, -1, 0] + rng.normal(size=40)
-    y = noisy if Estimator is RNNRegressor else np.where(noisy > 0, "p", "n")
+    if Estimator is RNNRegressor:
+        return X, noisy
+    if Estimator is RNNClassifier:
+        return X, np.where(noisy > 0, "p", "n")
+    return X, X.cumsum(axis=1) + rng.normal(size=X.shape)  # Seq2Seq: per step
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_early_stopping_restores_best_weights(Estimator):
+    X, y = _overfitting_data(Estimator)
     est = Estimator(
         hidden_layer_sizes=(8,),
         max_iter=30,
@@ -103,9 +116,20 @@ def test_early_stopping_restores_best_weights(Estimator):
     assert len(scores) == est.n_iter_ == 30
     assert max(scores) == est.best_validation_score_
     assert int(np.argmax(scores)) < est.n_iter_ - 1  # restoring matters here
-    val = _validation_rows(est, len(X))
+    val = _held_out_rows(est, X, y)
+    assert len(val) == 10  # validation_fraction * 40
     assert est.score(X[val], y[val]) == pytest.approx(est.best_validation_score_)
     assert est.best_loss_ is None
+
+
+def test_validation_rows_follow_random_state():
+    X, y = _fit_args(RNNRegressor, _array(n=20))
+    est = RNNRegressor(**SMALL, early_stopping=True, validation_fraction=0.25)
+    rows = _held_out_rows(est, X, y)
+    assert len(rows) == 5
+    assert_array_equal(_held_out_rows(clone(est), X, y), rows)
+    other = _held_out_rows(clone(est).set_params(random_state=1), X, y)
+    assert len(other) == 5 and not np.array_equal(other, rows)
 
 
 def test_lbfgs_ignores_early_stopping_and_trains_on_all_data():
