@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _estimator_cases import numeric_gradient, windowed_objective
 
 from skrnn import DivergenceError, RNNRegressor
 from skrnn._network import Architecture, init_params
@@ -35,26 +36,6 @@ def test_window_longer_than_sequence_is_full_bptt(return_sequences):
         np.testing.assert_allclose(full[1][name], long[1][name], atol=1e-12)
 
 
-def _windowed_objective(arch, params, batch, bounds, states):
-    """Squared error of the windows run from fixed start states (no gradient
-    flows into a state carried across a boundary): what truncated BPTT descends.
-    Many-to-one: only the last window has a loss."""
-    B, T = batch.X.shape[:2]
-    total_w = batch.row_weights().sum()
-    value = 0.0
-    for (a, b), state in zip(bounds, states, strict=True):
-        raw, _, _ = arch.forward(
-            params, batch.X[:, a:b], np.full(B, b - a), state0=state
-        )
-        if arch.return_sequences:
-            w = batch.row_weights()[:, a:b] / total_w
-            value += 0.5 * np.sum(w[:, :, None] * (raw - batch.Y[:, a:b]) ** 2)
-        elif b == T:
-            w = batch.sample_weight / total_w
-            value += 0.5 * np.sum(w[:, None] * (raw - batch.Y) ** 2)
-    return value
-
-
 @pytest.mark.parametrize(
     "cell, return_sequences", [("lstm", False), ("gru", True), ("rnn", True)]
 )
@@ -72,22 +53,18 @@ def test_truncated_gradient_is_the_gradient_of_the_windowed_objective(
     states = [None] + [
         arch.forward(params, batch.X[:, :a], np.full(3, a))[1] for a, _ in bounds[1:]
     ]
-    objective = _windowed_objective(arch, params, batch, bounds, states)
-    assert value == pytest.approx(objective, rel=1e-12)
+    w = batch.row_weights() / batch.row_weights().sum()
+
+    def objective():
+        return windowed_objective(arch, params, batch.X, batch.Y, w, bounds, states)
+
+    assert value == pytest.approx(objective(), rel=1e-12)
+    numeric = numeric_gradient(objective, params)
     full = batch_loss_grad(arch, "squared_error", params, batch, 0.0, None)[1]
     differs = False
-    for name, p in params.items():
-        numeric = np.zeros_like(p)
-        for i in np.ndindex(p.shape):
-            old = p[i]
-            p[i] = old + 1e-6
-            up = _windowed_objective(arch, params, batch, bounds, states)
-            p[i] = old - 1e-6
-            down = _windowed_objective(arch, params, batch, bounds, states)
-            p[i] = old
-            numeric[i] = (up - down) / 2e-6
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-9)
-        differs |= not np.allclose(full[name], numeric, rtol=1e-3, atol=1e-6)
+    for name in params:
+        np.testing.assert_allclose(grads[name], numeric[name], rtol=1e-5, atol=1e-9)
+        differs |= not np.allclose(full[name], numeric[name], rtol=1e-3, atol=1e-6)
     assert differs  # the cut matters here: full BPTT would not pass
 
 
