@@ -112,6 +112,7 @@ def test_early_stopping_restores_best_weights(Estimator):
         early_stopping=True,
         validation_fraction=0.25,
         learning_rate_init=0.05,
+        batch_size=30,  # the 30 training rows: one batch
         n_iter_no_change=100,
         random_state=0,
     ).fit(X, y)
@@ -263,6 +264,7 @@ def _sgd_step(return_sequences=False, **params):
         alpha=0.0,
         clip_norm=None,
         shuffle=False,
+        batch_size=6,
         max_iter=1,
         return_sequences=return_sequences,
         random_state=0,
@@ -328,7 +330,8 @@ def test_clip_value_clips_each_gradient_entry():
 
 
 def _sgd(learning_rate, **params):
-    params = {**SMALL, "max_iter": 2, "momentum": 0.0, "shuffle": False, **params}
+    params = {**SMALL, "max_iter": 2, "batch_size": 20, "momentum": 0.0, **params}
+    params.setdefault("shuffle", False)
     return RNNRegressor(solver="sgd", learning_rate=learning_rate, **params)
 
 

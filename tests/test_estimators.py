@@ -471,6 +471,48 @@ def test_class_weight_balanced_favours_the_minority_class():
     assert balanced.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
 
 
+def test_per_step_class_weight():
+    # constant labels along each sequence: a per-step class weight is the same
+    # weight on every step of a sequence, so it equals that sample weight (alpha
+    # 0: the L2 term is normalised by the sample weights alone, not step weights)
+    X = _array(n=30)
+    y = np.array(["a"] * 22 + ["b"] * 8)
+    Y = np.repeat(y[:, None], X.shape[1], axis=1)
+    params = {**SMALL, "return_sequences": True, "max_iter": 5, "alpha": 0.0}
+    weighted = RNNClassifier(**params, class_weight={"a": 1.0, "b": 3.0}).fit(X, Y)
+    by_sample = RNNClassifier(**params).fit(
+        X, Y, sample_weight=np.where(y == "b", 3, 1)
+    )
+    for k, w in by_sample.state_dict_.items():
+        assert_allclose(weighted.state_dict_[k], w, rtol=1e-12, atol=1e-15)
+    # mixed labels within sequences: "balanced" weights each step by its class,
+    # which raises the rare class's mean probability over the steps
+    Y = np.where(X[:, :, 0] > 0.8, "b", "a")
+    plain = RNNClassifier(**params).fit(X, Y)
+    balanced = RNNClassifier(**params, class_weight="balanced").fit(X, Y)
+    assert (Y == "b").mean() < 0.3
+    p_plain = plain.predict_proba(X)[..., 1].mean()
+    assert balanced.predict_proba(X)[..., 1].mean() > p_plain
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("layout", ["array", "list"])
+def test_predict_log_proba_is_the_log_of_predict_proba(per_step, layout):
+    X = _array(n=20) if layout == "array" else _ragged(n=20)
+    if per_step:
+        y = [np.where(x[:, 0] > 0, "pos", "neg") for x in X]
+        y = np.array(y) if layout == "array" else y
+    else:
+        y = np.array(["low", "mid", "high"])[np.arange(20) % 3]
+    clf = RNNClassifier(**SMALL, return_sequences=per_step).fit(X, y)
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert type(log_proba) is type(proba)
+    for p, lp in zip(proba, log_proba, strict=True):
+        assert lp.shape == p.shape
+        assert_allclose(lp, np.log(p), rtol=1e-12)
+        assert_allclose(np.exp(lp).sum(axis=-1), 1.0, rtol=1e-12)
+
+
 def test_zero_sample_weight_on_a_class_shifts_predictions_away_from_it():
     X = _array(n=40)
     y = np.array(["a", "b"] * 20)

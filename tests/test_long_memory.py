@@ -18,6 +18,7 @@ def test_statal_detects_a_marker_500_steps_back():
         hidden_layer_sizes=(8,),
         batch_size=50,
         max_iter=30,
+        n_iter_no_change=10,
         random_state=0,
     )
     assert clf.fit(X, y).score(X_test, y_test) > 0.97
