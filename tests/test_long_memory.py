@@ -8,6 +8,7 @@ from skrnn.datasets import make_marker_task
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+@pytest.mark.slow  # 600 sequences of 500 steps, 30 epochs: over a minute
 def test_statal_detects_a_marker_500_steps_back():
     # Balanced classes: chance is 0.5, and the marker can sit anywhere in the
     # 500 steps, so the answer needs memory of the whole sequence.
