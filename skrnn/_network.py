@@ -97,6 +97,9 @@ class Architecture:
     def weight_names(self):
         return weight_names(self)
 
+    def param_shapes(self):
+        return param_shapes(self)
+
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""
         if self.kind == "wavenet":
@@ -142,7 +145,6 @@ def param_shapes(arch):
     Pure arithmetic on the architecture: no array is built or initialised, so a
     claimed architecture can be checked against stored weights at no cost.
     """
-    n_out = arch.n_outputs
     if arch.kind == "wavenet":
         shapes = dict(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
     else:
@@ -150,11 +152,12 @@ def param_shapes(arch):
         for k, (H, (n_in, _)) in enumerate(
             zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
         ):
-            G, V = cell.n_gates * H, cell.output_size(H)
+            GH, V = cell.n_gates * H, cell.output_size(H)
             for keys in _layer_keys(arch, k):
-                shapes.update(zip(keys, [(G, n_in), (G, V), (G,), (G,)], strict=True))
-    shapes["head.weight"] = (n_out, _head_width(arch))
-    shapes["head.bias"] = (n_out,)
+                block = [(GH, n_in), (GH, V), (GH,), (GH,)]
+                shapes.update(zip(keys, block, strict=True))
+    shapes["head.weight"] = (arch.n_outputs, _head_width(arch))
+    shapes["head.bias"] = (arch.n_outputs,)
     return shapes
 
 
