@@ -103,7 +103,9 @@ def test_partial_fit_after_load_continues_as_without_it(kind, solver, tmp_path):
     est, X = fit_kind(kind, np.float32)
     args = _refit_data(kind, est, X)
     est.set_params(solver=solver, dropout=0.1, warm_start=True).fit(*args)
+    est.partial_fit(*args)  # sets partial_fit's divergence limit, which is kept
     loaded = load(save(est, tmp_path / "m.npz"))
+    assert loaded._train_state.divergence_limit == est._train_state.divergence_limit
     for _ in range(3):  # optimizer moments, learning rate and random draws go on
         est.partial_fit(*args)
         loaded.partial_fit(*args)
