@@ -10,6 +10,7 @@ from ._persistence_values import (
     json_value,
     mt_state,
     one_of,
+    optional,
     random_state,
     real,
 )
@@ -64,6 +65,8 @@ _SCALARS = {
     "best_loss": real(finite=False),
     "best_validation_score": real(finite=False),
     "no_improvement_count": integer(0),
+    # partial_fit's divergence threshold, set by its first batch and kept
+    "divergence_limit": optional(real(positive=True)),
 }
 #: ``TrainState`` fields that equal a fitted attribute: stored once, as that.
 _LINKED = {

@@ -1,4 +1,4 @@
-"""Helpers to take skrnn model files apart and put tampered copies together."""
+"""Small fitted models, their files taken apart and put together, equality checks."""
 
 import io
 import json
@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 from numpy.testing import assert_array_equal
 
+from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn._optim import AdamOptimizer
 from skrnn._persistence_schema import ARRAYS, DERIVED, SCALARS, SECTIONS
 from skrnn._persistence_training import OPTIMIZERS, TRAIN_FIELDS
@@ -131,3 +132,52 @@ def assert_models_equal(a, b):
             assert getattr(oa, field) == getattr(ob, field), field
         for slot in slots:
             assert_same(list(getattr(oa, slot)), list(getattr(ob, slot)))
+
+
+SMALL = dict(hidden_layer_sizes=(5,), max_iter=4, random_state=0)
+
+
+def data(dtype=np.float64, n=24, T=6, F=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, T, F)).astype(dtype)
+    return X, X[:, :, 0].sum(axis=1)
+
+
+def ragged(dtype=np.float64, seed=1):
+    rng = np.random.RandomState(seed)
+    return [rng.normal(size=(n, 2)).astype(dtype) for n in rng.randint(2, 8, 15)]
+
+
+def fit_kind(kind, dtype):
+    """A fitted model of each kind, plus inputs to predict on."""
+    X, y = data(dtype)
+    if kind == "regressor":
+        return RNNRegressor(cell="gru", **SMALL).fit(X, y), X
+    if kind == "regressor_seq":
+        seqs = ragged(dtype)
+        targets = [s.sum(axis=1) for s in seqs]
+        est = RNNRegressor(return_sequences=True, **SMALL).fit(seqs, targets)
+        return est, seqs
+    if kind == "classifier":
+        labels = np.array(["low", "mid", "high"])[np.digitize(y, [-1, 1])]
+        return RNNClassifier(cell="rnn", bidirectional=True, **SMALL).fit(X, labels), X
+    if kind == "seq2seq":
+        return Seq2SeqTransformer(n_components=3, cell="statal", **SMALL).fit(X), X
+    if kind == "wavenet":
+        est = RNNClassifier(**dict(SMALL, cell="wavenet", hidden_layer_sizes=(3, 3)))
+        return est.fit(X, y > 0), X
+    raise ValueError(kind)
+
+
+def outputs(est, X):
+    """Every prediction-like output of a fitted model."""
+    if isinstance(est, Seq2SeqTransformer):
+        Z = est.transform(X)
+        return [Z, est.predict(X), est.inverse_transform(Z)]
+    out = [est.predict(X)]
+    if isinstance(est, RNNClassifier):
+        out.append(est.predict_proba(X))
+    return out
+
+
+KINDS = ["regressor", "regressor_seq", "classifier", "seq2seq", "wavenet"]
