@@ -273,7 +273,9 @@ def _sgd_step(return_sequences=False, **params):
     w1 = {k: v.copy() for k, v in reg.state_dict_.items()}
     reg.set_params(warm_start=True).fit(X, y)
     Y = ((y - reg.target_mean_) / reg.target_scale_)[..., None]
-    arch = Architecture("gru", (3,), 2, 1, return_sequences=return_sequences)
+    arch = Architecture(
+        "gru", (3,), 2, 1, return_sequences=return_sequences, pooling=reg.pooling
+    )
     assert list(init_params(arch, np.random.RandomState(0))) == list(w1)
     return reg, arch, X, Y, w1
 

@@ -110,6 +110,7 @@ def test_divergence_is_detected_and_raised(solver, scale, kept):
         learning_rate_init=10.0,
         momentum=0.0,
         clip_norm=None,
+        batch_size=40,  # one update an epoch: the first epoch completes
         max_iter=50,
         random_state=0,
     )

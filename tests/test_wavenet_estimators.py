@@ -63,6 +63,7 @@ def test_learns_the_adding_problem():
     reg = RNNRegressor(
         cell="wavenet",
         hidden_layer_sizes=(16,) * 6,
+        patch_size=1,  # the stack itself sees the 50 steps
         max_iter=40,
         batch_size=200,
         n_iter_no_change=10,
