@@ -358,6 +358,16 @@ def test_model_fitted_on_a_table_of_univariate_series():
     assert_close(run(skl2onnx.to_onnx(pipe, X[:1]), X)[0], pipe.predict(X), np.float32)
 
 
+def test_patches_of_a_table_of_univariate_series():
+    rng = np.random.RandomState(19)
+    X = rng.normal(size=(10, 10))  # 10 steps: patches of 4, the last one half zeros
+    clf = RNNClassifier("gru", 3, patch_size=4, max_iter=2, random_state=0)
+    clf.fit(X, np.arange(10) % 3)
+    label, proba = run(skl2onnx.to_onnx(clf, X[:1]), X)
+    np.testing.assert_array_equal(label, clf.predict(X))
+    assert_close(proba, clf.predict_proba(X), np.float64)
+
+
 # ----------------------------------------------------------------------- errors
 @pytest.fixture(scope="module")
 def fitted():
