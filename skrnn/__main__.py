@@ -59,6 +59,20 @@ def _airline():
 DATASETS = {"vowels": _vowels, "airline": _airline}
 
 
+def _n_jobs(text):
+    """An argparse type: joblib's n_jobs, refusing 0 before any work."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int, got {text!r}") from None
+    if n == 0:
+        raise argparse.ArgumentTypeError(
+            "must not be 0: give the number of parallel fits (1 for none), or -1 "
+            "for every core"
+        )
+    return n
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m skrnn",
@@ -77,7 +91,10 @@ def main(argv=None):
         "--quick", action="store_true", help="a smaller grid and fewer epochs"
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=2, help="parallel CV fits (default 2)"
+        "--n-jobs",
+        type=_n_jobs,
+        default=2,
+        help="parallel CV fits, -1 for every core (default 2)",
     )
     args = parser.parse_args(argv)
 

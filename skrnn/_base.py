@@ -10,12 +10,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._cells import CELLS
-from ._data import to_padded_targets, to_patches, validate_sequence_data
+from ._data import (
+    as_model_dtype,
+    check_finite_output,
+    to_padded_targets,
+    to_patches,
+    validate_sequence_data,
+)
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
+from ._parallel import blas_single_thread
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 from ._wavenet import receptive_field, wavenet_depth
@@ -25,11 +31,19 @@ __all__ = ["BaseRNN"]
 #: Rows per chunk when predicting, so memory stays bounded on large batches.
 PREDICT_CHUNK = 1024
 
+#: Most weights a network may have (800 MB in float64; training holds about four
+#: copies: weights, gradients and Adam's two moments).
+MAX_PARAMETERS = 100_000_000
+
 #: Units per layer of ``hidden_layer_sizes="auto"``.
 AUTO_WIDTH = 32
 
 #: Most steps a many-to-one network reads with ``patch_size="auto"``.
 AUTO_PATCHED_STEPS = 32
+
+# Seq2SeqTransformer has no ``pooling``, ``patch_size`` nor ``return_sequences``
+# parameter: its encoder reads the last state, step by step. The shared code
+# below reads those parameters with these fallbacks.
 
 
 def _stochastic_solver(estimator):
@@ -40,6 +54,13 @@ def _stochastic_solver(estimator):
             "solver='lbfgs'. Use solver='adam' or 'sgd'."
         )
     return True
+
+
+def _check_weight_sum(sw):
+    if sw.sum() <= 0:
+        raise ValueError(
+            "sample_weight sums to zero: at least one sample needs a positive weight."
+        )
 
 
 class BaseRNN(BaseEstimator):
@@ -135,6 +156,13 @@ class BaseRNN(BaseEstimator):
                 "the reverse direction reads the whole future of every step. Set "
                 "bptt_steps=None or bidirectional=False."
             )
+        if self.solver == "lbfgs" and self.bptt_steps is not None:
+            raise ValueError(
+                "bptt_steps (truncated BPTT) cannot be used with solver='lbfgs': "
+                "the truncated gradient is not the gradient of the loss, so the "
+                "line search would stop at a worse point. Set bptt_steps=None, or "
+                "use solver='adam' or 'sgd'."
+            )
         if self.solver == "lbfgs" and (
             self.dropout or self.recurrent_dropout or self.input_dropout
         ):
@@ -224,9 +252,14 @@ class BaseRNN(BaseEstimator):
         return validate_sequence_data(self, X, reset=reset)
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        # if training diverges before an epoch completes, the call is undone
+        # A call that raises leaves the estimator exactly as it was (every
+        # attribute restored), except a divergence or an interrupt after an
+        # epoch of this call completed: those keep that epoch's model, and
+        # _fit_unsafe's finally has made every attribute describe it.
         params = self.get_params(deep=False)
         before = copy.deepcopy({k: v for k, v in vars(self).items() if k not in params})
+        state0 = getattr(self, "_train_state", None)
+        n0 = state0.n_iter if state0 is not None else 0
         try:
             return self._fit_unsafe(X, y, sample_weight, incremental, classes)
         except DivergenceError as exc:
@@ -239,37 +272,86 @@ class BaseRNN(BaseEstimator):
                     "the last that completed; fit did not succeed."
                 )
             else:
-                for k in [k for k in vars(self) if k not in params]:
-                    delattr(self, k)
-                vars(self).update(before)
-                fitted = "state_dict_" in before
+                self._restore_vars(before, params)
                 kept = (
                     " The estimator keeps the model it had before this call."
-                    if fitted
+                    if "state_dict_" in before
                     else " The estimator was left unfitted."
                 )
             exc.args = (exc.args[0] + kept,)
             raise
+        except KeyboardInterrupt:
+            state = getattr(self, "_train_state", None)
+            done = state is not None and state.n_iter > (n0 if state is state0 else 0)
+            if not (done and hasattr(self, "n_iter_")):
+                self._restore_vars(before, params)
+            raise
+        except BaseException:
+            self._restore_vars(before, params)
+            raise
+
+    def _restore_vars(self, before, params):
+        """Put back every non-parameter attribute saved in ``before``."""
+        for k in [k for k in vars(self) if k not in params]:
+            delattr(self, k)
+        vars(self).update(before)
+
+    def _check_warm_start(self, incremental):
+        """Whether the fitted weights fit the current parameters' network."""
+        auto = isinstance(self.hidden_layer_sizes, str)  # "auto": as fitted
+        same_sizes = auto or self._hidden_sizes() == tuple(self.hidden_layer_sizes_)
+        shapes = self._arch().param_shapes()  # cell, bidirectional, n_states
+        old = self.state_dict_
+        if (
+            same_sizes
+            and list(shapes) == list(old)
+            and all(old[k].shape == shape for k, shape in shapes.items())
+        ):
+            return True
+        if incremental:
+            raise ValueError(
+                "partial_fit cannot continue: the network parameters (cell, "
+                "hidden_layer_sizes, bidirectional, n_states, ...) changed since "
+                "the model was fitted, so its weights no longer fit. Restore them, "
+                "or call fit to train the new network from scratch."
+            )
+        return False  # warm_start=True with a new architecture: start afresh
+
+    def _check_size(self):
+        """Refuse a network whose weights alone would not fit in memory."""
+        shapes = self._arch().param_shapes()
+        n = sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values())
+        if n > MAX_PARAMETERS:
+            raise ValueError(
+                f"this network would have {n:.3g} parameters ({8 * n / 2**30:.3g} "
+                f"GiB in float64, several times that to train); the limit is "
+                f"{MAX_PARAMETERS:.0e}. Choose smaller hidden_layer_sizes."
+            )
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
         self._hidden_sizes()
         self._check_combination()
         first = not hasattr(self, "state_dict_")
         reset = first or not (self.warm_start or incremental)
+        if not reset and not self._check_warm_start(incremental):
+            reset = True
         X3, lengths, _ = self._validate_X(X, reset=reset)
         sw, per_step = self._sample_weight(sample_weight, X3, lengths)
+        _check_weight_sum(sw)
         Y, step_w, row_w, out_lengths = self._encode_targets(
-            y, X3, lengths, X3.dtype, reset, classes, sw if per_step is None else per_step
+            y,
+            X3,
+            lengths,
+            X3.dtype,
+            reset,
+            classes,
+            sw if per_step is None else per_step,
         )
         if per_step is not None:
             step_w = step_w * per_step
         if row_w is not None:
             sw = sw * row_w
-        if sw.sum() <= 0:
-            raise ValueError(
-                "sample_weight sums to zero: at least one sample needs a positive "
-                "weight."
-            )
+            _check_weight_sum(sw)
         if reset:
             same = lengths.min() == lengths.max()
             self._fit_n_timesteps = int(lengths.max()) if same else None
@@ -277,6 +359,7 @@ class BaseRNN(BaseEstimator):
             self.patch_size_ = self._patch_size(int(lengths.max()))
             n_steps = -(-int(lengths.max()) // self.patch_size_)
             self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)
+            self._check_size()
             self._warn_short_receptive_field(int(lengths.max()))
             arch = self._arch()
             self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
@@ -323,6 +406,10 @@ class BaseRNN(BaseEstimator):
         )
         if not per_step:
             sw = _check_sample_weight(sample_weight, X3, dtype=X3.dtype)
+            if (sw < 0).any():
+                raise ValueError(
+                    "sample_weight has negative values; every weight must be >= 0."
+                )
             return sw, None
         W, mask = to_padded_targets(sample_weight, lengths, name="sample_weight")
         W = W[:, :, 0].astype(X3.dtype)
@@ -355,7 +442,14 @@ class BaseRNN(BaseEstimator):
                 "early_stopping=False or pass more data."
             )
         order = rng.permutation(n)
-        return data.take(np.sort(order[n_val:])), data.take(np.sort(order[:n_val]))
+        val = data.take(np.sort(order[:n_val]))
+        if val.row_weights().sum() <= 0:
+            raise ValueError(
+                "the early-stopping validation split holds only samples of weight "
+                "zero, so it cannot be scored. Raise validation_fraction, give "
+                "more samples a positive weight, or set early_stopping=False."
+            )
+        return data.take(np.sort(order[n_val:])), val
 
     def _sync_attributes(self, state, hyper):
         if self.cell == "wavenet":
@@ -389,12 +483,10 @@ class BaseRNN(BaseEstimator):
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
         arch, params = self._arch(), self.state_dict_
-        dtype = next(iter(params.values())).dtype
-        if X3.dtype != dtype:
-            X3 = X3.astype(dtype)
+        X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
         X3, lengths = self._patched(X3, lengths)
         outs = []
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_thread():
             for start in range(0, len(X3), PREDICT_CHUNK):
                 lo = lengths[start : start + PREDICT_CHUNK]
                 T = int(lo.max())
@@ -407,7 +499,7 @@ class BaseRNN(BaseEstimator):
                 if arch.return_sequences and T < X3.shape[1]:
                     shape = (len(raw), X3.shape[1] - T, raw.shape[2])
                     raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
-                outs.append(raw)
+                outs.append(check_finite_output(raw))
         return np.concatenate(outs, axis=0)
 
     def _predict_output(self, X):
@@ -433,41 +525,126 @@ class BaseRNN(BaseEstimator):
         return SequenceStream(self)
 
     # ----------------------------------------------------------- weights I/O
-    def load_state_dict(self, state_dict):
-        """Load weights in PyTorch ``state_dict()`` layout into a fitted model.
+    def load_state_dict(self, state_dict, *, classes=None):
+        """Load weights in PyTorch ``state_dict()`` layout.
+
+        Into a fitted model, the weights replace its own (same keys and
+        shapes). Into an unfitted estimator, they make it a fitted model: its
+        ``cell``, ``hidden_layer_sizes``, ``bidirectional`` and ``n_states``
+        must match the weights, whose shapes give the features per step
+        (``n_features_in_``) and the outputs (``head.weight``). A regressor then
+        predicts the raw head output (``target_mean_`` 0, ``target_scale_`` 1);
+        a classifier needs ``classes`` (one output for 2 classes, sigmoid; one
+        per class otherwise, softmax). Weights loaded so can be trained on with
+        ``partial_fit`` or ``warm_start``.
 
         Parameters
         ----------
         state_dict : dict of array-like
-            Same keys and shapes as ``state_dict_`` (for example a PyTorch
-            module's ``state_dict()`` converted with ``.numpy()``).
+            For example a PyTorch module's ``state_dict()`` converted with
+            ``.numpy()``, with the head's ``head.weight`` and ``head.bias``.
+        classes : array-like of shape (n_classes,), default=None
+            The class labels, in the order of the head's outputs; required for
+            an unfitted :class:`~skrnn.RNNClassifier`, not accepted otherwise.
 
         Returns
         -------
         self : object
         """
-        check_is_fitted(self)
-        expected = self._arch().weight_names()
-        missing = [k for k in expected if k not in state_dict]
-        extra = [k for k in state_dict if k not in expected]
+        if not hasattr(self, "state_dict_"):
+            return self._load_unfitted(state_dict, classes)
+        if classes is not None:
+            raise ValueError(
+                "classes is only for loading weights into an unfitted "
+                "RNNClassifier; a fitted model keeps its classes_."
+            )
+        new = self._checked_state_dict(state_dict, self._arch(), self._dtype_of())
+        for k, v in new.items():
+            self.state_dict_[k][...] = v
+        return self
+
+    def _dtype_of(self):
+        return next(iter(self.state_dict_.values())).dtype
+
+    @staticmethod
+    def _checked_state_dict(state_dict, arch, dtype, hint=""):
+        """The weights as fresh arrays of ``dtype``, checked against ``arch``."""
+        shapes = arch.param_shapes()
+        missing = [k for k in shapes if k not in state_dict]
+        extra = [k for k in state_dict if k not in shapes]
         if missing or extra:
             raise ValueError(
                 f"state_dict keys do not match this model: missing {missing}, "
                 f"unexpected {extra}. Build the model with the same cell, "
-                "hidden_layer_sizes and bidirectional settings."
+                f"hidden_layer_sizes and bidirectional settings.{hint}"
             )
         new = {}
-        for k in expected:
-            old = self.state_dict_[k]
-            value = np.asarray(state_dict[k], dtype=old.dtype)
-            if value.shape != old.shape:
+        for k, shape in shapes.items():
+            value = np.array(state_dict[k], dtype=dtype, copy=True)
+            if value.shape != tuple(shape):
                 raise ValueError(
                     f"state_dict[{k!r}] has shape {value.shape}; this model needs "
-                    f"{old.shape}."
+                    f"{tuple(shape)}.{hint}"
                 )
             if not np.isfinite(value).all():
                 raise ValueError(f"state_dict[{k!r}] contains NaN or infinity.")
-            new[k] = value.copy()
-        for k in expected:
-            self.state_dict_[k][...] = new[k]
+            new[k] = value
+        return new
+
+    def _load_unfitted(self, state_dict, classes):
+        """Make an unfitted estimator the model that ``state_dict`` describes."""
+        if not hasattr(self, "_init_outputs"):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict needs a fitted model: fit "
+                "it on data of the right shapes (max_iter=1 is enough), then load "
+                "the weights."
+            )
+        before = dict(vars(self))
+        try:
+            return self._load_unfitted_unsafe(state_dict, classes)
+        except BaseException:  # a refused state dict leaves it unfitted
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    def _load_unfitted_unsafe(self, state_dict, classes):
+        self._check_combination()
+        key = "input.weight" if self.cell == "wavenet" else "weight_ih_l0"
+        for k in (key, "head.weight"):
+            if k not in state_dict or np.ndim(state_dict[k]) < 2:
+                raise ValueError(
+                    f"state_dict needs a 2-D {k!r} (found "
+                    f"{'none' if k not in state_dict else np.shape(state_dict[k])}); "
+                    "pass the recurrent module's state_dict() with the head's "
+                    "weights as 'head.weight' and 'head.bias'."
+                )
+        size = getattr(self, "patch_size", 1)
+        self.patch_size_ = 1 if size == "auto" else int(size)
+        self.hidden_layer_sizes_ = self._hidden_sizes()
+        n_inputs = int(np.shape(state_dict[key])[1])
+        n_outputs = int(np.shape(state_dict["head.weight"])[0])
+        if n_inputs % self.patch_size_:
+            raise ValueError(
+                f"{key} reads {n_inputs} inputs per step, not a multiple of "
+                f"patch_size={self.patch_size_}."
+            )
+        first = next(iter(state_dict.values()))
+        dtype = np.float32 if np.asarray(first).dtype == np.float32 else np.float64
+        arch = self._architecture(n_inputs, n_outputs, self.return_sequences)
+        hint = (
+            f" The shapes were compared with cell={self.cell!r}, "
+            f"hidden_layer_sizes={self.hidden_layer_sizes!r}, "
+            f"bidirectional={self.bidirectional}: set those to the module's."
+        )
+        weights = self._checked_state_dict(state_dict, arch, dtype, hint)
+        self._init_outputs(n_outputs, classes)
+        n_features = n_inputs // self.patch_size_
+        self.n_features_in_ = self._n_step_features = n_features
+        self._fitted_layout = "sequences"
+        self._fit_n_timesteps = None
+        self.n_outputs_ = n_outputs
+        self._random_state = check_random_state(self.random_state)
+        self.state_dict_ = weights
+        self._train_state = TrainState(self.state_dict_)
+        self._sync_attributes(self._train_state, self._hyper())
         return self

@@ -176,6 +176,34 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             step_w[mask] = cw
         return Y, step_w, None, None
 
+    def _init_outputs(self, n_outputs, classes):
+        """Label attributes for weights loaded without a fit."""
+        if classes is None:
+            raise ValueError(
+                "an unfitted RNNClassifier needs classes= (the labels, in the "
+                "order of the head's outputs) to load a state_dict."
+            )
+        lb = LabelBinarizer().fit(np.asarray(classes))
+        if lb.y_type_ not in ("binary", "multiclass"):
+            raise ValueError(
+                f"classes must hold at least 2 distinct labels; got {classes!r}."
+            )
+        want = 1 if len(lb.classes_) == 2 else len(lb.classes_)
+        if n_outputs != want:
+            raise ValueError(
+                f"head.weight has {n_outputs} outputs but {len(lb.classes_)} classes "
+                f"need {want} (one sigmoid output for 2 classes, one softmax output "
+                "per class otherwise)."
+            )
+        if not np.array_equal(lb.classes_, np.asarray(classes)):
+            raise ValueError(
+                f"classes must be sorted and unique (the order of classes_); got "
+                f"{list(classes)!r}, sorted {list(lb.classes_)!r}."
+            )
+        self._label_binarizer = lb
+        self.classes_ = lb.classes_
+        self._loss_name = "log_loss" if want > 1 else "binary_log_loss"
+
     def _make_score_fn(self, val):
         activation = OUTPUT_ACTIVATIONS[self._loss_name]
 
@@ -185,10 +213,12 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             )
             pred = self._decode(activation(raw))
             truth = self._decode(val.Y)
+            # weighted as in training (scikit-learn's MLP weights this score)
+            w = val.row_weights()
             if val.step_mask is not None:
                 keep = val.step_mask > 0
-                return accuracy_score(truth[keep], pred[keep])
-            return accuracy_score(truth, pred)
+                return accuracy_score(truth[keep], pred[keep], sample_weight=w[keep])
+            return accuracy_score(truth, pred, sample_weight=w)
 
         return score
 

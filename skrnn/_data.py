@@ -12,12 +12,15 @@ from ._readers import (
     float_dtype,
     nan_or_inf,
     overflow_error,
+    raise_if_nan_padded,
     raise_if_nonfinite,
     read_layout,
 )
 
 __all__ = [
     "KINDS",
+    "as_model_dtype",
+    "check_finite_output",
     "length_mask",
     "restore_kind",
     "to_padded",
@@ -101,6 +104,7 @@ def _to_padded(kind, data, name, dtype):
     arr = as_numeric(arr, name)
     out_dtype = np.dtype(dtype) if dtype is not None else float_dtype([arr.dtype])
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise_if_nan_padded(arr, name)
         raise ValueError(f"{name} contains {nan_or_inf(arr)}; {NAN_FIX}.")
     X3 = np.array(arr, dtype=out_dtype, order="C", copy=True)
     if dtype is not None and out_dtype.kind == "f" and not np.isfinite(X3).all():
@@ -170,6 +174,49 @@ def _list_to_padded(seqs, name, dtype):
         raise_if_nonfinite(arrays, name, bad)
         raise overflow_error(name, out_dtype)
     return X3, lengths, "list1d" if arrays[0].ndim == 1 else "list"
+
+
+def as_model_dtype(X3, dtype, name="X"):
+    """``X3`` in the model's computation dtype, refusing values that overflow it.
+
+    A float32 model casts float64 input down; a value beyond float32's range
+    would become infinity and every prediction NaN, so it is refused instead.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_samples, n_timesteps, n_features)
+    dtype : numpy dtype
+        The dtype of the model's weights.
+    name : str, default="X"
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_samples, n_timesteps, n_features), of ``dtype``
+    """
+    if X3.dtype == dtype:
+        return X3
+    with np.errstate(over="ignore"):
+        out = X3.astype(dtype)
+    if not np.isfinite(out).all():
+        big = float(np.abs(X3[~np.isfinite(out)]).max())
+        raise ValueError(
+            f"{name} has values (up to {big:.3g}) beyond the range of {dtype}, the "
+            f"dtype this model computes in, so its predictions would be NaN. Scale "
+            f"{name} (for example with skrnn.preprocessing.SequenceScaler), or fit "
+            "the model on float64 data."
+        )
+    return out
+
+
+def check_finite_output(raw, name="X"):
+    """Raise instead of returning NaN or infinite network outputs."""
+    if not np.isfinite(raw).all():
+        raise ValueError(
+            f"the network's output is not finite for some sequences of {name}: "
+            "their values are too large for the model's dtype. Scale the inputs as "
+            "in training (for example with skrnn.preprocessing.SequenceScaler)."
+        )
+    return raw
 
 
 def length_mask(lengths, max_len):
@@ -461,6 +508,7 @@ def validate_sequence_data(estimator, X, *, reset):
     ):
         if np.asarray(data).dtype.kind in "OUS":
             as_numeric(np.asarray(data), "X")  # a clear error if not numbers
+        raise_if_nan_padded(np.asarray(data), "X")
         data = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
         X3, lengths, kind = _to_padded("table", data, "X", None)
     else:

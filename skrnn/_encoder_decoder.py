@@ -54,6 +54,12 @@ class EncoderDecoder:
             *(f"decoder.{k}" for k in self.decoder.weight_names()),
         ]
 
+    def param_shapes(self):
+        return {
+            **{f"encoder.{k}": v for k, v in self.encoder.param_shapes().items()},
+            **{f"decoder.{k}": v for k, v in self.decoder.param_shapes().items()},
+        }
+
     def draw_masks(self, rng, batch, dtype):
         enc = self.encoder.draw_masks(rng, batch, dtype)
         dec = self.decoder.draw_masks(rng, batch, dtype)

@@ -16,6 +16,7 @@ __all__ = [
     "backward",
     "init_params",
     "loss_and_grad",
+    "param_shapes",
     "penalty",
     "weight_names",
 ]
@@ -96,6 +97,9 @@ class Architecture:
     def weight_names(self):
         return weight_names(self)
 
+    def param_shapes(self):
+        return param_shapes(self)
+
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""
         if self.kind == "wavenet":
@@ -133,6 +137,28 @@ def weight_names(arch):
         for name in keys
     ]
     return [*names, "head.weight", "head.bias"]
+
+
+def param_shapes(arch):
+    """Names and shapes of the parameters, in ``weight_names`` order.
+
+    Pure arithmetic on the architecture: no array is built or initialised, so a
+    claimed architecture can be checked against stored weights at no cost.
+    """
+    if arch.kind == "wavenet":
+        shapes = dict(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
+    else:
+        cell, shapes = arch.make_cell(), {}
+        for k, (H, (n_in, _)) in enumerate(
+            zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
+        ):
+            GH, V = cell.n_gates * H, cell.output_size(H)
+            for keys in _layer_keys(arch, k):
+                block = [(GH, n_in), (GH, V), (GH,), (GH,)]
+                shapes.update(zip(keys, block, strict=True))
+    shapes["head.weight"] = (arch.n_outputs, _head_width(arch))
+    shapes["head.bias"] = (arch.n_outputs,)
+    return shapes
 
 
 def init_params(arch, rng, dtype=np.float64):

@@ -486,9 +486,7 @@ class AdamOptimizer(_BaseOptimizer):
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         self.learning_rate = (
-            self.base_rate
-            * math.sqrt(1.0 - b2**self.t)
-            / (1.0 - b1**self.t)
+            self.base_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
         )
         for i, (p, g, m, v) in enumerate(
             zip(params, grads, self.ms, self.vs, strict=True)

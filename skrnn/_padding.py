@@ -1,4 +1,4 @@
-"""Fixed-width sequences: pad/truncate (Keras semantics) and wide-table reshaping."""
+"""Fixed-width sequences: pad/truncate (Keras-style arguments), wide-table reshaping."""
 
 import numbers
 
@@ -40,7 +40,12 @@ _PAD_PARAMS = {
 def pad_sequences(
     sequences, maxlen=None, *, padding="post", truncating="post", value=0.0, dtype=None
 ):
-    """Pad and truncate sequences to one length (Keras semantics, 3-D output).
+    """Pad and truncate sequences to one length (Keras' arguments, 3-D output).
+
+    The arguments are those of Keras' ``pad_sequences``, but ``padding`` and
+    ``truncating`` default to ``"post"`` where Keras defaults to ``"pre"``:
+    pass ``padding="pre", truncating="pre"`` for Keras' output. (skrnn's
+    estimators take ragged lists directly and skip the padding themselves.)
 
     Parameters
     ----------

@@ -8,6 +8,7 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "batch_shards",
+    "blas_single_thread",
     "gemm_threads",
     "max_threads",
     "run_shards",
@@ -46,8 +47,22 @@ _BLAS = ThreadpoolController().select(user_api="blas")
 #: thread whole blocks of the output and never splits the sum over the inner
 #: dimension, so a product's numbers do not depend on its thread count (its dot
 #: products and matrix-vector products do split the sum: they stay on one thread).
+#: Checked (``tests/test_parallel.py``) on OpenBLAS 0.3.30 and 0.3.31; OpenBLAS
+#: 0.3.21 (numpy 1.24's wheel, Prescott kernels on our machines) gave float32
+#: products that changed with the thread count, so older builds stay on one thread.
+MIN_INVARIANT_OPENBLAS = (0, 3, 30)
+
+
+def _version(lib):
+    try:
+        return tuple(int(part) for part in str(lib.version).split(".")[:3])
+    except ValueError:
+        return ()
+
+
 _THREAD_INVARIANT_GEMM = bool(_BLAS.lib_controllers) and all(
-    lib.internal_api == "openblas" for lib in _BLAS.lib_controllers
+    lib.internal_api == "openblas" and _version(lib) >= MIN_INVARIANT_OPENBLAS
+    for lib in _BLAS.lib_controllers
 )
 
 #: Environment variables joblib / loky set in parallel workers to share the cores.
@@ -104,7 +119,7 @@ def set_max_threads(n):
 def gemm_threads(m, k, n):
     """Context for a loop of ``(m, k) @ (k, n)`` products: BLAS on every thread.
 
-    Training and prediction run BLAS on one thread (``threadpool_limits``), so
+    Training and prediction run BLAS on one thread (:class:`blas_single_thread`), so
     that no thread count ever changes a number. Inside the scan of an unsharded
     batch the second core would then idle, while the recurrent product is half
     of each step's time. This context raises BLAS to :func:`max_threads` for such
@@ -139,26 +154,97 @@ def gemm_threads(m, k, n):
     return _BlasThreads(n_threads)
 
 
+#: Guards the process-wide BLAS thread setting: the regions below open and close
+#: under it, so concurrent calls never save one another's temporary value.
+_LOCK = threading.RLock()
+
+#: Single-thread regions open right now: thread id -> nesting depth.
+_OPEN = {}
+
+#: The BLAS thread counts found when the first region opened, restored by the last.
+_FOUND = None
+
+
+def _get_threads():
+    return [lib.get_num_threads() for lib in _BLAS.lib_controllers]
+
+
+def _set_threads(counts):
+    for lib, n in zip(_BLAS.lib_controllers, counts, strict=True):
+        if lib.get_num_threads() != n:
+            lib.set_num_threads(n)
+
+
+class blas_single_thread:
+    """Context: every loaded BLAS on one thread, for the whole process.
+
+    What ``threadpool_limits(limits=1, user_api="blas")`` does, but through the
+    library controllers found once at import (a ``threadpool_limits`` call
+    rescans the loaded libraries: about 5 ms), and safe across threads. The BLAS
+    thread count is one setting of the whole process, so regions open on several
+    threads at once share it: the first to open saves what it finds and sets 1,
+    the last to close restores exactly that. Nested regions count the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn._parallel import blas_single_thread
+    >>> with blas_single_thread():
+    ...     out = np.ones((4, 4)) @ np.ones((4, 4))
+    >>> float(out[0, 0])
+    4.0
+    """
+
+    def __enter__(self):
+        global _FOUND
+        me = threading.get_ident()
+        with _LOCK:
+            if not _OPEN:
+                _FOUND = _get_threads()
+                _set_threads([1] * len(_FOUND))
+            _OPEN[me] = _OPEN.get(me, 0) + 1
+        return self
+
+    def __exit__(self, *exc):
+        global _FOUND
+        me = threading.get_ident()
+        with _LOCK:
+            _OPEN[me] -= 1
+            if not _OPEN[me]:
+                del _OPEN[me]
+            if not _OPEN:
+                _set_threads(_FOUND)
+                _FOUND = None
+
+
 class _BlasThreads:
     """Set every loaded BLAS to ``n`` threads, and back on exit.
 
     What ``threadpoolctl``'s ``limit`` does, through the library controllers it
     found once at import: about 4 us instead of 10, which matters when the
-    backward pass switches for each chunk of steps.
+    backward pass switches for each chunk of steps. It holds :data:`_LOCK` while
+    raised, and raises nothing while another thread has a single-thread region
+    open (whose dot products must stay on one thread to stay exact).
     """
 
     def __init__(self, n):
         self.n = n
 
     def __enter__(self):
-        libs = _BLAS.lib_controllers
-        self.before = [lib.get_num_threads() for lib in libs]
-        for lib in libs:
-            lib.set_num_threads(self.n)
+        _LOCK.acquire()
+        if set(_OPEN) - {threading.get_ident()}:
+            # another thread is computing: leave its single thread alone
+            _LOCK.release()
+            self.before = None
+            return
+        self.before = _get_threads()
+        _set_threads([self.n] * len(self.before))
 
     def __exit__(self, *exc):
-        for lib, n in zip(_BLAS.lib_controllers, self.before, strict=True):
-            lib.set_num_threads(n)
+        if self.before is None:
+            return
+        _set_threads(self.before)
+        _LOCK.release()
 
 
 def batch_shards(batch, width, depth):

@@ -148,6 +148,33 @@ def raise_if_nonfinite(arrays, name, indices):
             )
 
 
+def raise_if_nan_padded(arr, name):
+    """Refuse NaN in a 2-D/3-D array, naming NaN-padded rows as what they are.
+
+    Shorter series padded with NaN up to the longest (what a DataFrame of
+    series of different lengths holds) are sequences of different lengths:
+    skrnn takes those as a list, so the advice is that, not imputation.
+    """
+    if arr.dtype.kind != "f":
+        return
+    missing = np.isnan(arr)
+    if not missing.any():
+        return
+    steps = missing if arr.ndim == 2 else missing.all(axis=2)
+    partial = arr.ndim == 3 and (missing.any(axis=2) & ~steps).any()
+    trailing = (np.diff(steps.astype(np.int8), axis=1) >= 0).all()
+    longer = (~steps[:, -1]).any()  # some row runs to the end: lengths differ
+    if trailing and longer and not partial and not steps[:, 0].any():
+        raise ValueError(
+            f"{name} has NaN at the end of some rows: sequences of different "
+            "lengths padded with NaN. Pass a list of sequences, or its rows "
+            f"without the padding: [row[~np.isnan(row)] for row in "
+            f"np.asarray({name})] for a table. (Missing values inside a series "
+            f"are another matter: {NAN_FIX}.)"
+        )
+    raise ValueError(f"{name} contains NaN; {NAN_FIX}.")
+
+
 def overflow_error(name, dtype):
     """Error for finite input that overflows a requested narrower dtype."""
     return ValueError(

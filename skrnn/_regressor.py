@@ -100,7 +100,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``tol`` before training stops. Ignored by ``solver='lbfgs'``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
-        improving and restore the best weights. Only for ``solver='adam'`` or
+        improving and restore the best weights; the score is weighted by
+        ``sample_weight``. Only for ``solver='adam'`` or
         ``'sgd'``; L-BFGS trains on all the data, as in scikit-learn's MLP.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
@@ -112,7 +113,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     verbose : bool, default=False
         Print one line per epoch.
     warm_start : bool, default=False
-        Continue from the previous fit's weights.
+        Continue from the previous fit's weights (with a fresh optimizer). If
+        the network's shape changed since (``cell``, ``hidden_layer_sizes``,
+        ``bidirectional``, ``n_states``), ``fit`` starts afresh instead.
     clip_norm : float or None, default=1.0
         Rescale each minibatch gradient to this global L2 norm when larger
         (PyTorch ``clip_grad_norm_``).
@@ -235,7 +238,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         **BaseRNN._parameter_constraints,
         "return_sequences": ["boolean"],
         "pooling": [StrOptions(set(POOLINGS))],
-        "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "patch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def _loss(self):
@@ -264,15 +270,24 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                         "RNNRegressor needs numeric targets; got labels that are "
                         "not numbers. Use RNNClassifier for labels."
                     ) from exc
+            shape = getattr(y, "shape", None)
+            if shape is None:  # a list: read it (a ragged one fails in check_array)
+                try:
+                    shape = np.asarray(y).shape
+                except ValueError:
+                    shape = ()
+            if len(shape) > 2:
+                raise ValueError(
+                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
+                    f"many-to-one regression; got shape {shape}. For several steps "
+                    "ahead of several features (make_windows with horizon > 1), "
+                    "flatten it: y.reshape(len(y), -1) keeps the steps in time "
+                    "order, as forecast expects. For one target per input step set "
+                    "return_sequences=True."
+                )
             y = check_array(
                 y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
             )
-            if y.ndim > 2:
-                raise ValueError(
-                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
-                    f"many-to-one regression; got shape {y.shape}. For one target per "
-                    "step set return_sequences=True."
-                )
             if len(y) != len(lengths):
                 raise ValueError(
                     f"X has {len(lengths)} samples but y has {len(y)}; pass one "
@@ -301,6 +316,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             mask = mask.astype(dtype)
         return Y, mask, None, None
 
+    def _init_outputs(self, n_outputs, classes):
+        """Output attributes for weights loaded without a fit (raw head units)."""
+        if classes is not None:
+            raise ValueError("classes is only for RNNClassifier; a regressor has none.")
+        self._y_ndim = 1 if n_outputs == 1 and not self.return_sequences else 2
+        self.target_mean_ = np.zeros(n_outputs)
+        self.target_scale_ = np.ones(n_outputs)
+
     def _make_score_fn(self, val):
         def score(params):
             raw, _, _ = self._arch().forward(
@@ -308,10 +331,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             )
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
+            # weighted as in training (scikit-learn's MLP weights this score)
+            w = val.row_weights()
             if val.step_mask is not None:
                 keep = val.step_mask > 0
-                return r2_score(truth[keep], pred[keep])
-            return r2_score(truth, pred)
+                return r2_score(truth[keep], pred[keep], sample_weight=w[keep])
+            return r2_score(truth, pred, sample_weight=w)
 
         return score
 

@@ -10,7 +10,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils._set_output import _get_output_config
+from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import length_mask, restore_kind, validate_sequence_data
@@ -26,17 +26,75 @@ def _valid_steps(X3, lengths):
 
 
 def _check_table_output(estimator, kind):
-    """Refuse DataFrame output (set_output) for input that is not a 2-D table."""
-    container = _get_output_config("transform", estimator)["dense"]
-    if kind != "table" and container != "default":
+    """Refuse DataFrame output asked of this step for input that is not a table.
+
+    ``set_output`` on the step (or on its pipeline) asks for DataFrames, which
+    cannot hold 3-D or ragged sequences: refused. The global
+    ``sklearn.set_config(transform_output=...)`` is a default for every
+    transformer: sequences then keep their layout, and tables become DataFrames.
+    """
+    own = getattr(estimator, "_sklearn_output_config", {}).get("transform")
+    if kind != "table" and own not in (None, "default"):
         raise ValueError(
-            f"set_output(transform={container!r}) only applies to 2-D tables, but "
-            f"this input is a {kind!r} batch of sequences; call "
-            "set_output(transform='default') to transform sequences."
+            f"{type(estimator).__name__}.set_output(transform={own!r}) only applies "
+            f"to 2-D tables, but this input is a {kind!r} batch of sequences, "
+            "which a DataFrame cannot hold; call set_output(transform='default') "
+            "on this step (or its pipeline) to transform sequences."
         )
 
 
-class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _SequenceOutput:
+    """``transform`` and ``fit_transform`` that wrap only 2-D tables in DataFrames.
+
+    scikit-learn wraps the output of the ``transform`` a class defines itself in
+    the configured container, which fails for 3-D sequences. Defined here, on a
+    base outside scikit-learn's output mixin, these are left unwrapped, and wrap
+    table output themselves (``set_output`` stays available).
+    """
+
+    def transform(self, X):
+        """Scale X with the fitted statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps) or \
+                (n_samples, n_timesteps, n_features), or list of sequences
+            Sequences with as many features per step as in `fit`.
+
+        Returns
+        -------
+        X_scaled : ndarray, DataFrame or list of ndarray
+            Same layout, shapes and float dtype as `X` (a list in gives a list
+            out); never shares memory with `X`. A 2-D table comes out in the
+            container chosen with ``set_output`` or ``sklearn.set_config``;
+            sequences keep their layout under the global setting.
+        """
+        out, kind = self._apply(X, inverse=False)
+        if kind != "table":
+            return out
+        return _wrap_data_with_container("transform", out, X, self)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit to X, then transform it (see :meth:`transform`).
+
+        Parameters
+        ----------
+        X : array-like or list of sequences
+        y : None
+            Ignored.
+        **fit_params : dict
+            Passed to ``fit``.
+
+        Returns
+        -------
+        X_scaled : ndarray, DataFrame or list of ndarray
+        """
+        return self.fit(X, y, **fit_params).transform(X)
+
+
+class SequenceScaler(
+    _SequenceOutput, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Scale each per-step feature with statistics over valid time steps only.
 
     Statistics are pooled over every valid step of every training sequence, so
@@ -171,24 +229,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         else:
             X3 -= center
             X3 /= scale
-        return restore_kind(X3, lengths, kind)
-
-    def transform(self, X):
-        """Scale X with the fitted statistics.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_timesteps) or \
-                (n_samples, n_timesteps, n_features), or list of sequences
-            Sequences with as many features per step as in `fit`.
-
-        Returns
-        -------
-        X_scaled : ndarray or list of ndarray
-            Same layout, shapes and float dtype as `X` (a list in gives a list
-            out); never shares memory with `X`.
-        """
-        return self._apply(X, inverse=False)
+        return restore_kind(X3, lengths, kind), kind
 
     def inverse_transform(self, X):
         """Undo `transform`.
@@ -204,7 +245,7 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_original : ndarray or list of ndarray
             Same layout as `X`, in the original units.
         """
-        return self._apply(X, inverse=True)
+        return self._apply(X, inverse=True)[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,12 +8,18 @@ from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._base import PREDICT_CHUNK, BaseRNN, _stochastic_solver
-from ._data import restore_kind, to_padded, unpad
+from ._data import (
+    as_model_dtype,
+    check_finite_output,
+    restore_kind,
+    to_padded,
+    unpad,
+)
 from ._encoder_decoder import EncoderDecoder
 from ._network import Architecture
+from ._parallel import blas_single_thread
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -211,7 +217,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 for_backward=False,
             )
             keep = val.step_mask > 0
-            return r2_score(val.Y[keep], raw[keep])
+            w = val.row_weights()[keep]  # weighted as in training
+            return r2_score(val.Y[keep], raw[keep], sample_weight=w)
 
         return score
 
@@ -258,23 +265,25 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
 
     def _encode(self, X3, lengths):
         arch, params = self._arch(), self.state_dict_
-        X3 = X3.astype(self._dtype(), copy=False)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return np.concatenate(
-                [
-                    arch.encode(params, X3[s], lengths[s], for_backward=False)[0]
-                    for s in self._chunks(len(X3))
-                ]
+        X3 = as_model_dtype(X3, self._dtype())
+        with blas_single_thread():
+            return check_finite_output(
+                np.concatenate(
+                    [
+                        arch.encode(params, X3[s], lengths[s], for_backward=False)[0]
+                        for s in self._chunks(len(X3))
+                    ]
+                )
             )
 
     def _decode(self, Z, out_lengths):
         arch, params = self._arch(), self.state_dict_
         T = int(out_lengths.max())
         outs = []
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_thread():
             for s in self._chunks(len(Z)):
                 raw, _ = arch.decode(params, Z[s], out_lengths[s], for_backward=False)
-                outs.append(raw)
+                outs.append(check_finite_output(raw, "Z"))
         out = np.concatenate(
             [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]
         )

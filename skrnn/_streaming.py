@@ -1,10 +1,13 @@
 """Stateful (streaming) inference and autoregressive forecasting for fitted models."""
 
+import copy
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
+from ._data import as_model_dtype, check_finite_output
 from ._losses import OUTPUT_ACTIVATIONS
+from ._parallel import blas_single_thread
 
 __all__ = ["SequenceStream", "forecast"]
 
@@ -12,33 +15,38 @@ __all__ = ["SequenceStream", "forecast"]
 class SequenceStream:
     """Feed long series to a fitted model chunk by chunk, carrying its state.
 
-    Each call continues every series from where the previous call left it, so
-    the outputs are exactly those of one call over the whole series (Keras'
-    ``stateful=True``, without fixing the batch size in advance). Obtain one
-    with ``estimator.stream()``; :meth:`reset` starts over.
+        Each call continues every series from where the previous call left it, so
+        the outputs are exactly those of one call over the whole series (Keras'
+        ``stateful=True``, without fixing the batch size in advance). Obtain one
+        with ``estimator.stream()``; :meth:`reset` starts over.
 
-    Parameters
-    ----------
-    estimator : fitted RNNRegressor or RNNClassifier
-        Unidirectional (a reverse direction would need the future).
+        Parameters
+        ----------
+        estimator : fitted RNNRegressor or RNNClassifier
+            Unidirectional (a reverse direction would need the future). The stream
+            keeps a snapshot of the model as it is when the stream opens: a later
+            ``fit``, ``partial_fit`` or ``load_state_dict`` on the estimator does not
+            change what this stream computes (open a new stream for the new model).
 
-    Attributes
-    ----------
-    n_steps_seen_ : ndarray of shape (n_series,) or None
-        Steps consumed so far by each series (None before the first chunk).
+        Attributes
+        ----------
+        n_steps_seen_ : ndarray of shape (n_series,) or None
+            Steps consumed so far by each series (None before the first chunk).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skrnn import RNNRegressor
-    >>> rng = np.random.RandomState(0)
-    >>> X, y = rng.normal(size=(30, 8, 1)), rng.normal(size=(30, 8))
-    >>> reg = RNNRegressor(hidden_layer_sizes=(4,), return_sequences=True,
-    ...                    max_iter=3, random_state=0).fit(X, y)
-    >>> stream = reg.stream()
-    >>> parts = [stream.predict(X[:2, :5]), stream.predict(X[:2, 5:])]
-    >>> np.allclose(np.concatenate(parts, axis=1), reg.predict(X[:2]))
-    True
+        Examples
+        --------
+        >>> import copy
+
+    import numpy as np
+        >>> from skrnn import RNNRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = rng.normal(size=(30, 8, 1)), rng.normal(size=(30, 8))
+        >>> reg = RNNRegressor(hidden_layer_sizes=(4,), return_sequences=True,
+        ...                    max_iter=3, random_state=0).fit(X, y)
+        >>> stream = reg.stream()
+        >>> parts = [stream.predict(X[:2, :5]), stream.predict(X[:2, 5:])]
+        >>> np.allclose(np.concatenate(parts, axis=1), reg.predict(X[:2]))
+        True
     """
 
     def __init__(self, estimator):
@@ -56,6 +64,7 @@ class SequenceStream:
                 "bidirectional=False to stream."
             )
         self.estimator = estimator
+        self._model = _snapshot(estimator)
         self.reset()
 
     def reset(self):
@@ -65,7 +74,7 @@ class SequenceStream:
         return self
 
     def _advance(self, X):
-        est = self.estimator
+        est = self._model
         X3, lengths, kind = est._validate_X(X, reset=False)
         if self._state is not None and len(X3) != len(self.n_steps_seen_):
             raise ValueError(
@@ -82,12 +91,13 @@ class SequenceStream:
                 f"of {size}, or fit with patch_size=1 to stream step by step."
             )
         arch, params = est._arch(), est.state_dict_
-        X3 = X3.astype(next(iter(params.values())).dtype, copy=False)
+        X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
         X3, patches = est._patched(X3, lengths)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_single_thread():
             raw, state, _ = arch.forward(
                 params, X3, patches, state0=self._state, for_backward=False
             )
+        check_finite_output(raw)
         self._state = state
         seen = 0 if self.n_steps_seen_ is None else self.n_steps_seen_
         self.n_steps_seen_ = seen + lengths
@@ -108,13 +118,26 @@ class SequenceStream:
             after the chunk given everything seen so far; with
             ``return_sequences=True``, one output per step of the chunk.
         """
-        return self.estimator._format_predict(*self._advance(X))
+        return self._model._format_predict(*self._advance(X))
 
     def predict_proba(self, X):
         """Class probabilities for the next chunk (classifiers only)."""
-        if not hasattr(self.estimator, "_format_proba"):
+        if not hasattr(self._model, "_format_proba"):
             raise AttributeError("predict_proba needs a fitted RNNClassifier.")
-        return self.estimator._format_proba(*self._advance(X))
+        return self._model._format_proba(*self._advance(X))
+
+
+def _snapshot(estimator):
+    """A copy of the fitted model that later training cannot change.
+
+    Fitting assigns new objects to every fitted attribute except the weights,
+    which training updates in place: a shallow copy with copied weights (and
+    without the training state) is therefore frozen.
+    """
+    snap = copy.copy(estimator)
+    snap.state_dict_ = {k: v.copy() for k, v in estimator.state_dict_.items()}
+    vars(snap).pop("_train_state", None)
+    return snap
 
 
 def forecast(estimator, X, n_steps, window="auto"):
@@ -132,12 +155,18 @@ def forecast(estimator, X, n_steps, window="auto"):
             "(n_samples,) for univariate series, (n_samples, horizon) or "
             "(n_samples, horizon * n_features))."
         )
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+    if (
+        isinstance(n_steps, bool)
+        or not isinstance(n_steps, (int, np.integer))
+        or n_steps < 1
+    ):
         raise ValueError(f"n_steps must be a positive int; got {n_steps!r}.")
     if window == "auto":
         window = estimator._fit_n_timesteps
     elif window is not None and not (
-        isinstance(window, (int, np.integer)) and window >= 1
+        isinstance(window, (int, np.integer))
+        and not isinstance(window, bool)
+        and window >= 1
     ):
         raise ValueError(
             f"window must be 'auto', None or a positive int; got {window!r}."

@@ -2,13 +2,11 @@
 
 import copy
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from ._losses import LOSSES
 from ._network import penalty
@@ -20,6 +18,8 @@ from ._optim import (
     pack,
     unpack_into,
 )
+from ._parallel import blas_single_thread
+from ._warnings import warn_user
 
 __all__ = [
     "DivergenceError",
@@ -36,7 +36,9 @@ class DivergenceError(ValueError):
 
     Stochastic solvers (``"adam"``, ``"sgd"``) stop when a batch's loss or
     gradient is not finite, or its loss exceeds a million times the loss of the
-    call's first batch (at the weights training started from); L-BFGS steps back
+    call's first batch (at the weights training started from; for
+    ``partial_fit``, the first batch of the first call, so that growth spread
+    over many one-batch calls is caught too); L-BFGS steps back
     from a non-finite loss and fails only when it cannot.
 
     Raised by ``fit`` and ``partial_fit`` instead of returning a diverged model,
@@ -73,14 +75,21 @@ class DivergenceError(ValueError):
     >>> X, y = rng.normal(size=(40, 10, 1)) * 100, rng.normal(size=40)
     >>> reg = RNNRegressor(cell="rnn", nonlinearity="relu", solver="sgd",
     ...                    learning_rate_init=10.0, momentum=0.0, clip_norm=None,
-    ...                    random_state=0)
+    ...                    batch_size=40, random_state=0)
     >>> try:
     ...     reg.fit(X, y)
     ... except DivergenceError as exc:
-    ...     print(f"diverged in epoch {exc.epoch}; model kept: {exc.model_kept}")
-    diverged in epoch 2; model kept: True
-    >>> reg.n_iter_, bool(np.isfinite(reg.predict(X)).all())
-    (1, True)
+    ...     error = exc
+    >>> isinstance(error, ValueError)  # what GridSearchCV's error_score catches
+    True
+
+    The first epoch completed, so the model keeps its weights, and its fitted
+    attributes describe the epochs before the one that blew up:
+
+    >>> error.model_kept, reg.n_iter_ == error.epoch - 1 == len(error.loss_curve)
+    (True, True)
+    >>> bool(np.isfinite(reg.predict(X)).all())
+    True
     """
 
     def __init__(self, message, epoch, loss_curve, grad_norm_curve, model_kept):
@@ -209,6 +218,8 @@ class TrainState:
     no_improvement_count: int = 0
     n_iter: int = 0
     t: int = 0
+    #: partial_fit's divergence threshold, kept from its first batch on
+    divergence_limit: object = None
 
 
 def _left_align(X, lengths):
@@ -289,22 +300,30 @@ def _batch_size(hyper, n_samples):
 
 
 #: A batch loss this many times the loss at the weights a call started from (the
-#: first batch's, or 1e-3 if that is smaller) counts as divergence, as does a
-#: non-finite loss or gradient.
+#: first batch's, or 1e-3 if that is smaller; for partial_fit the first batch of
+#: the first call) counts as divergence, as does a non-finite loss or gradient.
 DIVERGENCE_FACTOR = 1e6
 
 
 class _DivergenceGuard:
-    """Tells a diverging batch, relative to the first batch of the call."""
+    """Tells a diverging batch, relative to a reference batch.
 
-    def __init__(self):
-        self.limit = None
+    The reference is the first batch of the call, or with ``state`` (partial_fit)
+    the first batch of the first call: its limit lives in the training state,
+    so one-batch calls are compared with a fixed start, not each with itself.
+    """
+
+    def __init__(self, state=None):
+        self.state = state
+        self.limit = None if state is None else state.divergence_limit
 
     def diverged(self, value, norm):
         if not (np.isfinite(value) and np.isfinite(norm)):
             return True
         if self.limit is None:
             self.limit = DIVERGENCE_FACTOR * max(float(value), 1e-3)
+            if self.state is not None:
+                self.state.divergence_limit = self.limit
         return value > self.limit
 
 
@@ -394,13 +413,19 @@ def fit_stochastic(
         state.optimizer = make_optimizer(hyper.solver, params, **hyper.optimizer_args())
     n_epochs = 1 if incremental else hyper.max_iter
     first_epoch = len(state.loss_curve)
-    guard = _DivergenceGuard()
+    guard = _DivergenceGuard(state if incremental else None)
     stopped = False
     for _ in range(n_epochs):
         t0 = time.perf_counter()
         # the last finite weights, kept if this epoch diverges (cheap next to it)
         last_good, last_optimizer = _copy(state.params), copy.deepcopy(state.optimizer)
-        result = _run_epoch(arch, loss, state, data, hyper, rng, guard)
+        try:
+            result = _run_epoch(arch, loss, state, data, hyper, rng, guard)
+        except KeyboardInterrupt:  # keep the last completed epoch's model
+            best = hyper.early_stopping and state.best_params is not None
+            _restore(state.params, state.best_params if best else last_good)
+            state.optimizer = last_optimizer
+            raise
         if result is None:
             best = hyper.early_stopping and state.best_params is not None
             _restore(state.params, state.best_params if best else last_good)
@@ -441,22 +466,28 @@ def fit_stochastic(
                 break
             state.no_improvement_count = 0
     if not incremental and not stopped:
-        warnings.warn(
+        warn_user(
             f"Stochastic Optimizer: Maximum iterations ({hyper.max_iter}) reached "
             "and the optimization hasn't converged yet.",
             ConvergenceWarning,
-            stacklevel=3,
         )
     if hyper.early_stopping and state.best_params is not None:
         _restore(state.params, state.best_params)
 
 
 def fit_lbfgs(arch, loss, state, data, hyper):
-    """Full-batch L-BFGS on the packed parameter vector (scipy, float64)."""
+    """Full-batch L-BFGS on the packed parameter vector (scipy, float64).
+
+    An interrupt (``KeyboardInterrupt``) keeps the last accepted iterate, with
+    the iterations and losses that led to it.
+    """
     names = list(state.params)
     arrays = [state.params[k] for k in names]
     x0 = pack(arrays).astype(np.float64)
     first_iter = len(state.loss_curve)
+    last = {"x": None, "value": None}  # the last point evaluated
+    accepted = {"x": x0, "n": 0}  # the last accepted iterate
+    t0 = time.perf_counter()
 
     def fun(x):
         unpack_into(x, arrays)
@@ -466,27 +497,46 @@ def fit_lbfgs(arch, loss, state, data, hyper):
         g = pack([grads[k] for k in names]).astype(np.float64)
         if not (np.isfinite(value) and np.all(np.isfinite(g))):
             # an infinite value makes the line search step back
-            return np.inf, np.zeros_like(g)
+            value, g = np.inf, np.zeros_like(g)
+        last["x"], last["value"] = x.copy(), value
         return value, g
 
-    def callback(intermediate_result):
-        state.loss_curve.append(float(intermediate_result.fun))
+    def callback(xk):
+        # the one-argument form works on every scipy version (>= 1.11 also
+        # offers intermediate_result); the accepted point is the last evaluated
+        same = last["x"] is not None and np.array_equal(xk, last["x"])
+        value = float(last["value"] if same else fun(xk)[0])
+        accepted["x"], accepted["n"] = np.array(xk, copy=True), accepted["n"] + 1
+        state.loss_curve.append(value)
+        if hyper.verbose:
+            print(
+                f"Iteration {state.n_iter + accepted['n']}, loss = {value:.8f}, "
+                f"{time.perf_counter() - t0:.2f}s"
+            )
 
-    result = scipy.optimize.minimize(
-        fun,
-        x0,
-        method="L-BFGS-B",
-        jac=True,
-        callback=callback,
-        options={
-            "maxfun": hyper.max_fun,
-            "maxiter": hyper.max_iter,
-            "gtol": hyper.tol,
-            # scipy's default relative-decrease stop (2.2e-9) would override a
-            # smaller tol; scale it with tol (unchanged at the default 1e-4)
-            "ftol": min(2.220446049250313e-09, 1e-5 * hyper.tol),
-        },
-    )
+    try:
+        result = scipy.optimize.minimize(
+            fun,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={
+                "maxfun": hyper.max_fun,
+                "maxiter": hyper.max_iter,
+                "gtol": hyper.tol,
+                # scipy's default relative-decrease stop (2.2e-9) would override a
+                # smaller tol; scale it with tol (unchanged at the default 1e-4)
+                "ftol": min(2.220446049250313e-09, 1e-5 * hyper.tol),
+            },
+        )
+    except KeyboardInterrupt:
+        unpack_into(accepted["x"], arrays)
+        state.n_iter += accepted["n"]
+        state.t += len(data) * accepted["n"]
+        if accepted["n"]:
+            state.best_loss = min(state.loss_curve)
+        raise
     if not np.isfinite(result.fun):
         epoch = state.n_iter + result.nit + 1  # the iteration that failed
         raise _diverged(epoch, state.loss_curve[first_iter:], [], model_kept=False)
@@ -497,12 +547,19 @@ def fit_lbfgs(arch, loss, state, data, hyper):
         state.loss_curve.append(float(result.fun))
     state.best_loss = min(state.loss_curve)
     if result.status == 1:
-        warnings.warn(
+        warn_user(
             "lbfgs failed to converge after "
             f"{result.nit} iterations (max_iter={hyper.max_iter}, "
             f"max_fun={hyper.max_fun}). Increase max_iter or scale the data.",
             ConvergenceWarning,
-            stacklevel=3,
+        )
+    elif result.status != 0:
+        warn_user(
+            f"lbfgs stopped abnormally after {result.nit} iterations "
+            f"(scipy status {result.status}: {result.message}); the weights may "
+            "not be at a minimum. Scale the inputs and targets "
+            "(skrnn.preprocessing.SequenceScaler) or change tol.",
+            ConvergenceWarning,
         )
 
 
@@ -516,7 +573,7 @@ def train(arch, loss, state, data, hyper, rng, score_fn=None, incremental=False)
     # overflow is detected (non-finite loss or gradient) and raised as a
     # DivergenceError, so NumPy's own overflow warnings would only add noise
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        blas_single_thread(),
         np.errstate(over="ignore", invalid="ignore"),
     ):
         if hyper.solver == "lbfgs":

@@ -120,7 +120,9 @@ def make_windows(series, window, horizon=1, *, stride=1, target=None):
             (n_windows, n_targets) or (n_windows, horizon, n_targets)
         Targets: the horizon axis is dropped when ``horizon == 1`` and the target
         axis when the target is univariate (int `target`, or None with one
-        feature).
+        feature). A many-to-one :class:`~skrnn.RNNRegressor` takes 1-D or 2-D
+        targets: flatten a 3-D ``y`` with ``y.reshape(len(y), -1)`` (steps in
+        time order, the layout :meth:`~skrnn.RNNRegressor.forecast` reads).
 
     Examples
     --------

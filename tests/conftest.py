@@ -38,3 +38,36 @@ def shard_every_batch(monkeypatch):
         monkeypatch.setattr(_parallel, "MIN_SHARD_GATES", 0)
 
     return apply
+
+
+#: Test modules run at the declared minimum versions of numpy, scipy and
+#: scikit-learn (``.ci/run``'s second environment, ``-m min_versions``): the
+#: estimators end to end, every solver, the data boundary, threads and streams.
+#: About 40 s; test_common's full scikit-learn checks stay on current versions.
+MIN_VERSIONS_MODULES = {
+    "test_data.py",
+    "test_estimator_training.py",
+    "test_estimators.py",
+    "test_optim.py",
+    "test_parallel.py",
+    "test_preprocessing.py",
+    "test_robustness.py",
+    "test_streaming.py",
+    "test_training.py",
+}
+
+
+def pytest_ignore_collect(collection_path, config):
+    """With ``-m min_versions``, skip the other modules (their optional imports)."""
+    if config.getoption("markexpr") != "min_versions":
+        return None
+    name = collection_path.name
+    if name.startswith("test_") and name.endswith(".py"):
+        return name not in MIN_VERSIONS_MODULES or None
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in MIN_VERSIONS_MODULES:
+            item.add_marker(pytest.mark.min_versions)
