@@ -25,7 +25,11 @@ from skrnn.preprocessing import (  # noqa: E402
     WideToSequence,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    # small wavenets on long sequences, on purpose
+    pytest.mark.filterwarnings("ignore:cell='wavenet' with:UserWarning"),
+]
 
 #: float32 graphs match to 1e-5, float64 ones to 1e-10 (the brief's tolerances).
 TOL = {np.float32: 1e-5, np.float64: 1e-10}
@@ -53,12 +57,14 @@ def assert_close(out, ref, dtype, lengths=None):
         np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
 
 
-def _data(rng, dtype, ragged, n=12, n_features=2):
+def _data(rng, dtype, ragged, n=12, n_features=2, T=5):
+    """``n`` sequences of ``T`` steps, or of 1 to ``T + 1`` steps when ragged."""
     if ragged:
         return [
-            rng.normal(size=(k, n_features)).astype(dtype) for k in rng.randint(1, 7, n)
+            rng.normal(size=(k, n_features)).astype(dtype)
+            for k in rng.randint(1, T + 2, n)
         ]
-    return rng.normal(size=(n, 5, n_features)).astype(dtype)
+    return rng.normal(size=(n, T, n_features)).astype(dtype)
 
 
 def _targets(rng, X, per_step, classify):
@@ -81,8 +87,14 @@ configs = st.fixed_dictionaries(
         "classify": st.booleans(),
         "relu": st.booleans(),
         "n_states": st.sampled_from([1, 3]),
+        "pooling": st.sampled_from(["last", "mean", "concat"]),
+        "patch_size": st.sampled_from([1, 3, "auto"]),
     }
 )
+
+#: Steps of the sequences drawn with ``patch_size="auto"``: long enough that
+#: a many-to-one model reads patches of ``ceil(70 / 32) = 3`` steps.
+LONG = 70
 
 
 @settings(max_examples=30)
@@ -92,6 +104,10 @@ def test_onnxruntime_matches_predict(cfg):
     wavenet = cfg["cell"] == "wavenet"
     hidden = (cfg["hidden"][0],) * len(cfg["hidden"]) if wavenet else cfg["hidden"]
     Est = RNNClassifier if cfg["classify"] else RNNRegressor
+    patch_size = cfg["patch_size"]
+    if cfg["return_sequences"] and patch_size == 3:
+        patch_size = 1  # per-step outputs read step by step
+    T = LONG if patch_size == "auto" else 5
     est = Est(
         cfg["cell"],
         hidden,
@@ -99,13 +115,16 @@ def test_onnxruntime_matches_predict(cfg):
         nonlinearity="relu" if cfg["relu"] else "tanh",
         n_states=cfg["n_states"],
         return_sequences=cfg["return_sequences"],
+        pooling=cfg["pooling"],
+        patch_size=patch_size,
         max_iter=2,
         random_state=0,
     )
-    X = _data(rng, cfg["dtype"], cfg["ragged"])
+    X = _data(rng, cfg["dtype"], cfg["ragged"], T=T)
     est.fit(X, _targets(rng, X, cfg["return_sequences"], cfg["classify"]))
     onx = to_onnx(est, X[:2])
-    Xt = _data(rng, cfg["dtype"], cfg["ragged"], n=7)  # other batch and lengths
+    # another batch size, other lengths (longer ones too)
+    Xt = _data(rng, cfg["dtype"], cfg["ragged"], n=7, T=T + 3)
     inputs = padded(Xt) if cfg["ragged"] else (Xt,)
     outs = run(onx, *inputs)
     if cfg["classify"]:
@@ -134,6 +153,81 @@ def test_every_cell_in_both_dtypes_on_a_ragged_batch(cell, dtype):
     assert_close(out, seq.predict(X), dtype)
     for i, n in enumerate(padded(X)[1]):  # padded steps are 0, as predict's arrays
         assert not out[i, n:].any()
+
+
+#: A cell and dtype per (pooling, patch_size) case, a Latin square: each pooling
+#: and each patch size meets the ONNX LSTM operator (float32), the Scan
+#: (float64) and the convolution stack.
+_POOL_CASES = [("lstm", np.float32), ("gru", np.float64), ("wavenet", np.float64)]
+
+
+@pytest.mark.parametrize("patch_size", [1, 3, "auto"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+def test_pooling_and_patches_on_a_ragged_batch(pooling, patch_size):
+    i = ["last", "mean", "concat"].index(pooling) + [1, 3, "auto"].index(patch_size)
+    cell, dtype = _POOL_CASES[i % 3]
+    rng = np.random.RandomState(14)
+    X = [rng.normal(size=(k, 2)).astype(dtype) for k in [LONG, *rng.randint(1, 40, 9)]]
+    wavenet = cell == "wavenet"
+    est = RNNRegressor(
+        cell, (3, 3), bidirectional=not wavenet, pooling=pooling,
+        patch_size=patch_size, max_iter=2, random_state=0,
+    ).fit(X, _targets(rng, X, False, False))  # fmt: skip
+    assert est.patch_size_ == (1 if patch_size == 1 else 3)  # auto: ceil(70 / 32)
+    # lengths of one step, of whole patches, of a patch and a step, and longer
+    # than in fit
+    Xt = [rng.normal(size=(k, 2)).astype(dtype) for k in (1, 2, 3, 4, 30, 31, 80)]
+    assert_close(run(to_onnx(est, X), *padded(Xt))[0], est.predict(Xt), dtype)
+    Xa = rng.normal(size=(4, 31, 2)).astype(dtype)  # no lengths input
+    assert_close(run(to_onnx(est, Xa), Xa)[0], est.predict(Xa), dtype)
+
+
+@pytest.mark.parametrize("cell, dtype", [("lstm", np.float32), ("wavenet", np.float64)])
+def test_what_the_padding_holds_does_not_matter_inside_a_patch(cell, dtype):
+    # to_patches puts zeros after each sequence's end in its last patch; the
+    # graph must too, whatever the padded batch holds there
+    rng = np.random.RandomState(15)
+    X = [rng.normal(size=(k, 2)).astype(dtype) for k in (7, 5, 9, 1, 8)]
+    est = RNNRegressor(cell, 3, patch_size=3, max_iter=2, random_state=0)
+    est.fit(X, _targets(rng, X, False, False))
+    X_pad, lengths = padded(X)
+    X_pad[np.arange(X_pad.shape[1]) >= lengths[:, None]] = 100.0
+    assert_close(run(to_onnx(est, X), X_pad, lengths)[0], est.predict(X), dtype)
+
+
+def test_the_default_classifier_exports():
+    # every parameter at its default: concat pooling, patches of
+    # ceil(100 / 32) = 4 steps, one layer of hidden_layer_sizes_ = (32,)
+    rng = np.random.RandomState(16)
+    X = rng.normal(size=(12, 100, 2)).astype(np.float32)
+    clf = RNNClassifier(random_state=0).fit(X, (X[:, :, 0].mean(axis=1) > 0) * 1)
+    assert (clf.patch_size_, clf.hidden_layer_sizes_) == (4, (32,))
+    assert clf.state_dict_["head.weight"].shape == (1, 64)
+    onx = skl2onnx.to_onnx(clf, X[:1])
+    Xt = rng.normal(size=(5, 90, 2)).astype(np.float32)
+    label, proba = run(onx, Xt)
+    np.testing.assert_array_equal(label, clf.predict(Xt))
+    assert_close(proba, clf.predict_proba(Xt), np.float32)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "wavenet"])
+def test_default_regressor_on_ragged_float64_sequences(cell):
+    # hidden_layer_sizes="auto": the wavenet's depth covers the 25 patches
+    rng = np.random.RandomState(17)
+    X = [rng.normal(size=(k, 2)) for k in [100, *rng.randint(1, 100, 7)]]
+    reg = RNNRegressor(cell, max_iter=2, random_state=0)
+    reg.fit(X, _targets(rng, X, False, False))
+    assert reg.patch_size_ == 4
+    assert reg.hidden_layer_sizes_ == (32,) * (5 if cell == "wavenet" else 1)
+    assert_close(run(to_onnx(reg, X), *padded(X))[0], reg.predict(X), np.float64)
+
+
+def test_default_seq2seq_with_automatic_sizes():
+    rng = np.random.RandomState(18)
+    X = _data(rng, np.float64, ragged=True, T=9)
+    s2s = Seq2SeqTransformer(max_iter=2, random_state=0).fit(X)
+    onx = to_onnx(s2s, X, options={id(s2s): {"method": "predict"}})
+    assert_close(run(onx, *padded(X))[0], s2s.predict(X), np.float64)
 
 
 @pytest.mark.parametrize("cell, dtype", [("lstm", np.float32), ("statal", np.float64)])
@@ -264,6 +358,16 @@ def test_model_fitted_on_a_table_of_univariate_series():
     assert_close(run(skl2onnx.to_onnx(pipe, X[:1]), X)[0], pipe.predict(X), np.float32)
 
 
+def test_patches_of_a_table_of_univariate_series():
+    rng = np.random.RandomState(19)
+    X = rng.normal(size=(10, 10))  # 10 steps: patches of 4, the last one half zeros
+    clf = RNNClassifier("gru", 3, patch_size=4, max_iter=2, random_state=0)
+    clf.fit(X, np.arange(10) % 3)
+    label, proba = run(skl2onnx.to_onnx(clf, X[:1]), X)
+    np.testing.assert_array_equal(label, clf.predict(X))
+    assert_close(proba, clf.predict_proba(X), np.float64)
+
+
 # ----------------------------------------------------------------------- errors
 @pytest.fixture(scope="module")
 def fitted():
@@ -324,18 +428,21 @@ def test_lengths_input_must_be_int64(fitted):
         skl2onnx.convert_sklearn(est, initial_types=types)
 
 
-class _PooledRegressor(RNNRegressor):
+class _ExtendedRegressor(RNNRegressor):
     """An estimator with an option the converter does not know."""
 
-    def __init__(self, cell="lstm", hidden_layer_sizes=(32,), *, pooling="last"):
+    def __init__(self, cell="lstm", hidden_layer_sizes=(32,), *, layer_norm=False):
         super().__init__(cell, hidden_layer_sizes, max_iter=2, random_state=0)
-        self.pooling = pooling
+        self.layer_norm = layer_norm
 
     def get_params(self, deep=True):
-        return {**super().get_params(deep), "pooling": self.pooling}
+        return {**super().get_params(deep), "layer_norm": self.layer_norm}
 
 
-def test_unknown_option_away_from_its_default_is_refused(fitted):
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_an_unknown_option_is_refused_even_at_its_default(fitted, layer_norm):
+    # a new option's default may be a behaviour the graph lacks, as
+    # pooling="concat" was when it became the default
     X, _ = fitted
     from skrnn.onnx._estimators import (
         convert_regressor,
@@ -344,13 +451,11 @@ def test_unknown_option_away_from_its_default_is_refused(fitted):
     )
 
     skl2onnx.update_registered_converter(
-        _PooledRegressor, "Pooled", no_shape_change, convert_regressor,
+        _ExtendedRegressor, "Extended", no_shape_change, convert_regressor,
         parser=parse_regressor,
     )  # fmt: skip
-    est = _PooledRegressor("gru", 2).fit(X, X.sum((1, 2)))
-    to_onnx(est, X)  # at its default: exported as the plain model
-    est.pooling = "mean"
-    with pytest.raises(ValueError, match="pooling='mean' is not known"):
+    est = _ExtendedRegressor("gru", 2, layer_norm=layer_norm).fit(X, X.sum((1, 2)))
+    with pytest.raises(ValueError, match=f"layer_norm={layer_norm} is not known"):
         to_onnx(est, X)
 
 

@@ -1,7 +1,5 @@
 """What every skrnn converter shares: export checks, inputs, dtypes, parsers."""
 
-import inspect
-
 import numpy as np
 from skl2onnx.common.data_types import (
     DoubleTensorType,
@@ -45,31 +43,26 @@ def check_exportable(model, supported, scope=None):
 
     ``supported`` maps each constructor parameter the converter understands to
     None (every value is exported) or a set of the values it exports. A
-    parameter it does not know (one added to the estimator later) must keep its
-    default, so that a new option is never exported as if it were absent.
+    parameter it does not know (one added to the estimator later) is refused
+    whatever its value, even its default: a new option is never exported as if
+    it were absent, and its default may be a behaviour the graph lacks (as
+    ``pooling="concat"`` was when it became the default).
     """
     check_is_fitted(model)
-    defaults = {
-        name: p.default
-        for name, p in inspect.signature(type(model).__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
     for name, value in model.get_params(deep=False).items():
-        if name in supported:
-            allowed = supported[name]
-            if allowed is not None and value not in allowed:
-                _fail(
-                    model,
-                    f"{name}={value!r} is not supported",
-                    f"the ONNX export supports {name} in {sorted(allowed)}",
-                )
-        elif name not in defaults or not _same(value, defaults[name]):
+        if name not in supported:
             _fail(
                 model,
-                f"the parameter {name}={value!r} is not known to the ONNX converter "
-                "and is not at its default",
-                f"set {name} to its default ({defaults.get(name)!r}) or predict in "
-                "Python",
+                f"the parameter {name}={value!r} is not known to the ONNX converter",
+                "predict in Python, or teach the converter this parameter (an "
+                "entry in skrnn.onnx._network.NETWORK_PARAMS or TRAINING_PARAMS)",
+            )
+        allowed = supported[name]
+        if allowed is not None and value not in allowed:
+            _fail(
+                model,
+                f"{name}={value!r} is not supported",
+                f"the ONNX export supports {name} in {sorted(allowed)}",
             )
     if scope is not None and scope.target_opset is not None:
         if scope.target_opset < OPSET:
@@ -78,13 +71,6 @@ def check_exportable(model, supported, scope=None):
                 f"target_opset={scope.target_opset} is too old",
                 f"pass target_opset >= {OPSET}",
             )
-
-
-def _same(a, b):
-    try:
-        return bool(np.all(a == b)) and type(a) is type(b)
-    except (TypeError, ValueError):
-        return a is b
 
 
 def check_sequence_inputs(model, inputs, n_features):

@@ -14,22 +14,18 @@ from ._common import (
     tensor_type,
 )
 from ._graph import GraphBuilder
-from ._network import SUPPORTED, network_raw
+from ._network import SUPPORTED, network_raw, patches
+from ._recurrent import step_mask
 
 __all__ = ["estimator_converters", "no_shape_change"]
 
 
-def _valid_steps(b, out, lengths):
-    """``(N, T, 1)`` bool, True on the valid steps of a batch-major ``out``."""
-    T = b.squeeze(b.dim(out, 1), 0)
-    steps = b.op("Range", b.const(0, np.int64), T, b.const(1, np.int64))
-    return b.unsqueeze(b.op("Less", b.unsqueeze(steps, 0), b.unsqueeze(lengths, 1)), 2)
-
-
 def _zero_padded(b, out, lengths):
+    """A batch-major ``out`` with 0 on the padded steps."""
     if lengths is None:
         return out
-    return b.op("Where", _valid_steps(b, out, lengths), out, b.const(0.0))
+    valid = step_mask(b, out, lengths, time_axis=1)
+    return b.op("Where", valid, out, b.const(0.0))
 
 
 def _unscale(b, model, raw):
@@ -38,10 +34,17 @@ def _unscale(b, model, raw):
 
 
 def _start(scope, operator, container):
+    """``(model, builder, time-major network input, its lengths)``.
+
+    The network input is in patches of ``patch_size_`` steps and ``lengths``
+    counts patches (``patch_size_`` is 1 with ``return_sequences=True``).
+    """
     model = operator.raw_operator
     dtype = model_dtype(model.state_dict_)
     b = GraphBuilder(scope, container, dtype)
     X, lengths = read_inputs(b, operator, dtype)
+    k = getattr(model, "patch_size_", 1)
+    X, lengths = patches(b, X, lengths, k, model._n_step_features)
     return model, b, b.transpose(X, 1, 0, 2), lengths
 
 

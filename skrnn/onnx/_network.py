@@ -1,4 +1,4 @@
-"""The network in ONNX: sequence-layer stack, readout and linear head.
+"""The network in ONNX: patches of steps, sequence-layer stack, readout and head.
 
 Each estimator parameter that shapes predictions is handled by one function
 here (or, for the output side, in ``_estimators``) and listed in
@@ -8,34 +8,71 @@ unless it keeps its default, until its function and its entry are added.
 """
 
 from ._common import as_dtype
-from ._recurrent import CELL_STEPS, recurrent_stack
+from ._recurrent import CELL_STEPS, recurrent_stack, step_mask
 from ._wavenet import last_step, wavenet_stack
 
-__all__ = ["NETWORK_PARAMS", "SUPPORTED", "TRAINING_PARAMS", "network_raw"]
+__all__ = [
+    "NETWORK_PARAMS",
+    "POOLINGS",
+    "SUPPORTED",
+    "TRAINING_PARAMS",
+    "network_raw",
+    "patches",
+]
 
 #: Parameters that only shape training: a fitted model predicts the same
 #: function whatever their values (dropout is off in predict).
 TRAINING_PARAMS = dict.fromkeys(
-    "dropout recurrent_dropout solver alpha batch_size learning_rate "
+    "input_dropout dropout recurrent_dropout solver alpha batch_size learning_rate "
     "learning_rate_init power_t momentum nesterovs_momentum beta_1 beta_2 epsilon "
     "max_iter max_fun tol n_iter_no_change early_stopping validation_fraction "
     "shuffle random_state verbose warm_start clip_norm clip_value bptt_steps "
     "class_weight".split()
 )
-#: Parameters of the network the converter writes: None means every value is
-#: exported, a set lists the values the converter implements.
-NETWORK_PARAMS = {
-    "cell": {*CELL_STEPS, "wavenet"},
-    "nonlinearity": {"tanh", "relu"},
-    "hidden_layer_sizes": None,
-    "bidirectional": None,
-    "n_states": None,
-    "return_sequences": None,
-    "n_components": None,
-}
-SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
 
 
+# --------------------------------------------------------------------- patches
+def patches(b, X, lengths, k, n_features):
+    """The batch as the network reads it: patches of ``k`` steps as one step.
+
+    As :func:`skrnn._data.to_patches`: the padded steps are zeroed, the time
+    axis is padded at the end to a multiple of ``k`` (``Pad``) and each run of
+    ``k`` steps is put side by side on the feature axis (``Reshape``).
+
+    Parameters
+    ----------
+    b : GraphBuilder
+    X : str
+        Batch-major input ``(N, T, F)`` with a static ``F``.
+    lengths : str or None
+        int64 ``(N,)`` valid steps of each sequence.
+    k : int
+        Steps per patch (the fitted ``patch_size_``); 1 returns the inputs.
+    n_features : int
+        ``F``, the features of one step.
+
+    Returns
+    -------
+    P : str
+        ``(N, ceil(T / k), k * F)``.
+    patch_lengths : str or None
+        ``ceil(lengths / k)``, int64 ``(N,)``.
+    """
+    if k == 1:
+        return X, lengths
+    if lengths is not None:
+        X = b.op("Where", step_mask(b, X, lengths, time_axis=1), X, b.const(0.0))
+        k1 = b.const(k - 1)
+        lengths = b.op("Div", b.op("Add", lengths, k1), b.const(k))
+    T = b.dim(X, 1)
+    tail = b.op("Mod", b.op("Sub", b.ints(k), b.op("Mod", T, b.ints(k))), b.ints(k))
+    zero = b.ints(0)
+    pads = b.op("Concat", zero, zero, zero, zero, tail, zero, axis=0)
+    X = b.op("Pad", X, pads)
+    return b.op("Reshape", X, b.ints(0, -1, k * n_features)), lengths
+
+
+# --------------------------------------------------------------------- stacks
 def _wavenet(b, arch, params, Xt, lengths):
     Y = wavenet_stack(b, params, Xt, len(arch.hidden_sizes))
     return Y, None if arch.return_sequences else last_step(b, Y, lengths)
@@ -45,9 +82,56 @@ def _wavenet(b, arch, params, Xt, lengths):
 STACKS = {"recurrent": recurrent_stack, "wavenet": _wavenet}
 
 
-def _readout(b, arch, Y, last):
-    """What the head reads: every step ``(N, T, D)`` or the last one ``(N, D)``."""
-    return b.transpose(Y, 1, 0, 2) if arch.return_sequences else last
+# -------------------------------------------------------------------- poolings
+def _pool_last(b, Y, last, lengths):
+    """The final state ``(N, D)``."""
+    return last
+
+
+def _pool_mean(b, Y, last, lengths):
+    """Mean of the time-major ``Y (T, N, D)`` over each sequence's valid steps."""
+    if lengths is None:
+        total = b.op("ReduceSum", Y, b.ints(0), keepdims=0)
+        count = b.cast(b.dim(Y, 0), b.dtype)
+    else:
+        Y = b.op("Where", step_mask(b, Y, lengths), Y, b.const(0.0))
+        total = b.op("ReduceSum", Y, b.ints(0), keepdims=0)
+        count = b.unsqueeze(b.cast(lengths, b.dtype), 1)
+    inv = b.op("Reciprocal", b.op("Max", count, b.const(1.0)))
+    return b.op("Mul", total, inv)
+
+
+def _pool_concat(b, Y, last, lengths):
+    """``[last, mean]`` side by side, ``(N, 2 D)``."""
+    return b.op("Concat", last, _pool_mean(b, Y, last, lengths), axis=1)
+
+
+#: Many-to-one readouts by the estimators' ``pooling`` strings (as
+#: :data:`skrnn._network.POOLINGS`): the head's input ``(N, D')``.
+POOLINGS = {"last": _pool_last, "mean": _pool_mean, "concat": _pool_concat}
+
+
+#: Parameters of the network the converter writes: None means every value is
+#: exported, a set lists the values the converter implements.
+NETWORK_PARAMS = {
+    "cell": {*CELL_STEPS, "wavenet"},
+    "nonlinearity": {"tanh", "relu"},
+    "hidden_layer_sizes": None,  # the fitted hidden_layer_sizes_ are exported
+    "bidirectional": None,
+    "n_states": None,
+    "return_sequences": None,
+    "n_components": None,
+    "pooling": set(POOLINGS),
+    "patch_size": None,  # the fitted patch_size_ is exported (see patches)
+}
+SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
+
+
+def _readout(b, arch, Y, last, lengths):
+    """What the head reads: every step ``(N, T, D)`` or a pooling ``(N, D')``."""
+    if arch.return_sequences:
+        return b.transpose(Y, 1, 0, 2)
+    return POOLINGS[arch.pooling](b, Y, last, lengths)
 
 
 def network_raw(b, arch, params, Xt, lengths):
@@ -60,17 +144,18 @@ def network_raw(b, arch, params, Xt, lengths):
     params : dict of ndarray
         ``state_dict_`` layout.
     Xt : str
-        Time-major input ``(T, N, F)``.
+        Time-major input ``(T, N, F)`` (already in patches, see :func:`patches`).
     lengths : str or None
         int64 ``(N,)`` valid steps of each sequence.
 
     Returns
     -------
     raw : str
-        ``(N, n_outputs)`` (many-to-one: the head reads each sequence's last
-        valid step) or ``(N, T, n_outputs)`` with ``arch.return_sequences``.
+        ``(N, n_outputs)`` (many-to-one: the head reads the ``arch.pooling``
+        readout of each sequence's valid steps) or ``(N, T, n_outputs)`` with
+        ``arch.return_sequences``.
     """
     params = as_dtype(params, b.dtype)
     Y, last = STACKS[arch.kind](b, arch, params, Xt, lengths)
-    features = _readout(b, arch, Y, last)
+    features = _readout(b, arch, Y, last, lengths)
     return b.linear(features, params["head.weight"], params["head.bias"])

@@ -15,11 +15,15 @@ _GATE_ORDER = {"rnn": [0], "lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}
 OPERATOR_CELLS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def step_mask(b, X, lengths):
-    """``(T, N, 1)`` bool tensor, True on valid steps of a time-major batch."""
-    T = b.squeeze(b.dim(X, 0), 0)
+def step_mask(b, X, lengths, time_axis=0):
+    """``(T, N, 1)`` bool tensor, True on valid steps of a time-major batch.
+
+    With ``time_axis=1``: ``(N, T, 1)`` for a batch-major ``X``.
+    """
+    T = b.squeeze(b.dim(X, time_axis), 0)
     steps = b.op("Range", b.const(0, np.int64), T, b.const(1, np.int64))
-    valid = b.op("Less", b.unsqueeze(steps, 1), b.unsqueeze(lengths, 0))
+    steps = b.unsqueeze(steps, 1 - time_axis)
+    valid = b.op("Less", steps, b.unsqueeze(lengths, time_axis))
     return b.unsqueeze(valid, 2)
 
 
