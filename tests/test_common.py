@@ -71,7 +71,6 @@ def _instances(cases):
 SAMPLE_WEIGHT_FAILS = {
     ("RNNRegressor", (("bidirectional", True),)),
     ("RNNRegressor", (("solver", "lbfgs"),)),
-    ("RNNClassifier", (("bidirectional", True),)),
     ("RNNClassifier", (("solver", "lbfgs"),)),
     ("Seq2SeqTransformer", (("solver", "lbfgs"),)),
 }
