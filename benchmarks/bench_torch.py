@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    pip install ".[benchmark]"     # PyTorch CPU, optional
+    pip install torch --index-url https://download.pytorch.org/whl/cpu  # CPU build
     python benchmarks/bench_torch.py            # a few minutes
     python benchmarks/bench_torch.py --quick    # under a minute
 
@@ -44,8 +44,8 @@ from skrnn import _parallel  # noqa: E402
 
 INSTALL = (
     "PyTorch is not installed, so the comparison is skipped.\n"
-    'Install it with:  pip install ".[benchmark]"   (or: pip install torch '
-    "--index-url https://download.pytorch.org/whl/cpu)"
+    "Install its CPU build with:  pip install torch "
+    "--index-url https://download.pytorch.org/whl/cpu"
 )
 
 

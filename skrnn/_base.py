@@ -41,6 +41,10 @@ AUTO_WIDTH = 32
 #: Most steps a many-to-one network reads with ``patch_size="auto"``.
 AUTO_PATCHED_STEPS = 32
 
+# Seq2SeqTransformer has no ``pooling``, ``patch_size`` nor ``return_sequences``
+# parameter: its encoder reads the last state, step by step. The shared code
+# below reads those parameters with these fallbacks.
+
 
 def _stochastic_solver(estimator):
     """``partial_fit`` exists for the minibatch solvers only (as in sklearn's MLP)."""
@@ -335,7 +339,13 @@ class BaseRNN(BaseEstimator):
         sw, per_step = self._sample_weight(sample_weight, X3, lengths)
         _check_weight_sum(sw)
         Y, step_w, row_w, out_lengths = self._encode_targets(
-            y, X3, lengths, X3.dtype, reset, classes, sw if per_step is None else per_step
+            y,
+            X3,
+            lengths,
+            X3.dtype,
+            reset,
+            classes,
+            sw if per_step is None else per_step,
         )
         if per_step is not None:
             step_w = step_w * per_step

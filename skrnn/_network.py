@@ -140,7 +140,11 @@ def weight_names(arch):
 
 
 def param_shapes(arch):
-    """Parameter names and shapes in ``state_dict()`` order, allocating nothing."""
+    """Names and shapes of the parameters, in ``weight_names`` order.
+
+    Pure arithmetic on the architecture: no array is built or initialised, so a
+    claimed architecture can be checked against stored weights at no cost.
+    """
     if arch.kind == "wavenet":
         shapes = dict(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
     else:

@@ -238,7 +238,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         **BaseRNN._parameter_constraints,
         "return_sequences": ["boolean"],
         "pooling": [StrOptions(set(POOLINGS))],
-        "patch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "patch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def _loss(self):

@@ -75,14 +75,21 @@ class DivergenceError(ValueError):
     >>> X, y = rng.normal(size=(40, 10, 1)) * 100, rng.normal(size=40)
     >>> reg = RNNRegressor(cell="rnn", nonlinearity="relu", solver="sgd",
     ...                    learning_rate_init=10.0, momentum=0.0, clip_norm=None,
-    ...                    random_state=0)
+    ...                    batch_size=40, random_state=0)
     >>> try:
     ...     reg.fit(X, y)
     ... except DivergenceError as exc:
-    ...     print(f"diverged in epoch {exc.epoch}; model kept: {exc.model_kept}")
-    diverged in epoch 2; model kept: True
-    >>> reg.n_iter_, bool(np.isfinite(reg.predict(X)).all())
-    (1, True)
+    ...     error = exc
+    >>> isinstance(error, ValueError)  # what GridSearchCV's error_score catches
+    True
+
+    The first epoch completed, so the model keeps its weights, and its fitted
+    attributes describe the epochs before the one that blew up:
+
+    >>> error.model_kept, reg.n_iter_ == error.epoch - 1 == len(error.loss_curve)
+    (True, True)
+    >>> bool(np.isfinite(reg.predict(X)).all())
+    True
     """
 
     def __init__(self, message, epoch, loss_curve, grad_norm_curve, model_kept):

@@ -1,54 +1,52 @@
 """Save and load fitted skrnn estimators as NumPy arrays plus JSON, never unpickling."""
 
-import inspect
 import json
 import os
-import re
-import tempfile
 import warnings
 import zipfile
-from numbers import Integral
 
 import numpy as np
 import sklearn
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__, preprocessing
-from ._classifier import RNNClassifier
 from ._optim import AdamOptimizer, SGDOptimizer
-from ._regressor import RNNRegressor
-from ._seq2seq import Seq2SeqTransformer
+from ._persistence_format import (
+    DAMAGE,
+    MAX_META_BYTES,
+    ArchiveReader,
+    Invalid,
+    MemoryReader,
+    manifest_of,
+    short,
+    write_archive,
+)
+from ._persistence_schema import (
+    ESTIMATORS,
+    check_consistent,
+    decode_estimator,
+    decode_params,
+    encode_estimator,
+    smoke_test,
+)
 from ._training import TrainState
 
 __all__ = ["FORMAT_VERSION", "load", "save", "skops_trusted_types"]
 
-#: Version of the file layout written by :func:`save`; :func:`load` reads it and
-#: every older version.
-FORMAT_VERSION = 1
+#: Version of the file layout written by :func:`save` and read by :func:`load`.
+#: Version 1 was the layout of skrnn's development builds before 0.1.
+FORMAT_VERSION = 2
 
 _FORMAT = "skrnn-model"
-_META = "skrnn.json"
-_ESTIMATORS = {c.__name__: c for c in (RNNRegressor, RNNClassifier, Seq2SeqTransformer)}
-# Plain-data helper objects an estimator holds; restored field by field, as
-# unpickling would, but only for these classes and only from JSON / arrays.
-_OBJECTS = {
-    c.__name__: c for c in (LabelBinarizer, TrainState, AdamOptimizer, SGDOptimizer)
-}
-# TrainState fields that alias or copy the weights: not stored twice.
-_TRAIN_STATE_LINKED = ("params", "best_params")
-_ARRAY_KINDS = "biufcUS"  # no object, void or datetime arrays
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TAGS = (
-    "__tuple__",
-    "__float__",
-    "__scalar__",
-    "__ndarray__",
-    "__objarray__",
-    "__pairs__",
-    "__random_state__",
-    "__object__",
+_HEADER = (
+    "format",
+    "format_version",
+    "skrnn_version",
+    "sklearn_version",
+    "numpy_version",
+    "class",
 )
+_SECTIONS = ("params", "fitted", "training", "arrays")
 _FIX = "Save the model again with skrnn.persistence.save."
 
 
@@ -56,234 +54,59 @@ def _bad_file(path, what):
     return ValueError(f"{path!s} is not a valid skrnn model file: {what}. {_FIX}")
 
 
-# ----------------------------------------------------------------- encoding
-class _Encoder:
-    """Turns attribute values into JSON-able nodes; arrays go to ``self.arrays``."""
-
-    def __init__(self):
-        self.arrays = {}
-        self._states = {}
-
-    def __call__(self, value, where):
-        if isinstance(value, np.generic):  # before float: np.float64 is a float
-            return self._scalar(value, where)
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, Integral):
-            return int(value)
-        if isinstance(value, float):
-            return value if np.isfinite(value) else {"__float__": repr(value)}
-        if isinstance(value, np.ndarray):
-            return self._array(value, where)
-        if isinstance(value, tuple):
-            return {
-                "__tuple__": [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
-            }
-        if isinstance(value, list):
-            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            return self._dict(value, where)
-        if isinstance(value, np.random.RandomState):
-            return self._random_state(value)
-        if _OBJECTS.get(type(value).__name__) is type(value):
-            return self._object(value, where)
-        raise TypeError(
-            f"cannot save {where} of type {type(value).__name__} safely; this is a "
-            "bug in skrnn, please report it. pickle or joblib can store the model "
-            "meanwhile."
+def _check_header(meta):
+    """The estimator class named by a file whose layout this skrnn reads."""
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise Invalid("skrnn.json does not describe an skrnn model")
+    version = meta.get("format_version")
+    if version == 1:
+        raise Invalid(
+            "file format version 1, the layout of skrnn's development builds, is "
+            "no longer read; load it with the skrnn that wrote it and save it "
+            "again, or refit the model"
         )
-
-    def _scalar(self, value, where):
-        if value.dtype.kind not in "biuf":
-            raise TypeError(
-                f"cannot save {where}: NumPy scalar of dtype {value.dtype}."
-            )
-        item = value.item()
-        if isinstance(item, float) and not np.isfinite(item):
-            item = repr(item)
-        return {"__scalar__": value.dtype.str, "value": item}
-
-    def _array(self, value, where):
-        if value.dtype == object:
-            items = [self(v, where) for v in value.ravel()]
-            if any(isinstance(v, (dict, list)) for v in items):
-                raise TypeError(
-                    f"cannot save {where}: object array holding containers; only "
-                    "str, numbers, bool and None are supported."
-                )
-            return {"__objarray__": {"shape": list(value.shape), "items": items}}
-        if value.dtype.kind not in _ARRAY_KINDS:
-            raise TypeError(f"cannot save {where}: array of dtype {value.dtype}.")
-        key = f"arrays/{len(self.arrays)}.npy"
-        self.arrays[key] = value
-        return {"__ndarray__": key}
-
-    def _dict(self, value, where):
-        plain = all(isinstance(k, str) and k not in _TAGS for k in value)
-        if plain:
-            return {k: self(v, f"{where}[{k!r}]") for k, v in value.items()}
-        return {
-            "__pairs__": [
-                [self(k, f"{where} key"), self(v, f"{where}[{k!r}]")]
-                for k, v in value.items()
-            ]
-        }
-
-    def _random_state(self, rs):
-        ref = self._states.get(id(rs))
-        if ref is not None:  # one generator shared by two attributes stays shared
-            return {"__random_state__": {"ref": ref}}
-        ref = self._states[id(rs)] = len(self._states)
-        name, keys, pos, has_gauss, gauss = rs.get_state(legacy=True)
-        state = {"keys": self._array(keys, "random state"), "pos": int(pos)}
-        state.update(has_gauss=int(has_gauss), gauss=float(gauss), id=ref)
-        return {"__random_state__": state}
-
-    def _object(self, obj, where):
-        name = type(obj).__name__
-        fields = {
-            k: v
-            for k, v in vars(obj).items()
-            if not (name == "TrainState" and k in _TRAIN_STATE_LINKED)
-        }
-        state = {k: self(v, f"{where}.{k}") for k, v in fields.items()}
-        return {"__object__": {"type": name, "state": state}}
+    if version != FORMAT_VERSION:
+        raise Invalid(
+            f"file format version {short(version)}, this skrnn reads version "
+            f"{FORMAT_VERSION} (upgrade skrnn to read newer files)"
+        )
+    if set(meta) != {*_HEADER, *_SECTIONS}:
+        extra = sorted(set(meta) - {*_HEADER, *_SECTIONS})
+        raise Invalid(f"skrnn.json has unknown keys {extra[:5]} or lacks some")
+    if not all(isinstance(meta[k], str) for k in _HEADER if k != "format_version"):
+        raise Invalid("the version fields of skrnn.json must be strings")
+    cls = ESTIMATORS.get(meta["class"])
+    if cls is None:
+        raise Invalid(
+            f"unknown estimator class {short(meta['class'])}; expected one of "
+            f"{sorted(ESTIMATORS)}"
+        )
+    return cls
 
 
-# ----------------------------------------------------------------- decoding
-class _Decoder:
-    """Rebuilds values from JSON nodes, reading arrays from the open archive."""
-
-    def __init__(self, archive, path):
-        self.archive = archive
-        self.path = path
-        self._states = {}
-
-    def fail(self, what):
-        return _bad_file(self.path, what)
-
-    def __call__(self, node, where):
-        if node is None or isinstance(node, (bool, int, float, str)):
-            return node
-        if isinstance(node, list):
-            return [self(v, f"{where}[{i}]") for i, v in enumerate(node)]
-        if not isinstance(node, dict):
-            raise self.fail(f"{where} has an unreadable value")
-        if any(k in _TAGS for k in node):
-            tag = next(iter(node))
-            if tag not in _TAGS:
-                raise self.fail(f"{where} has an unreadable value")
-            return getattr(self, "_" + tag.strip("_"))(node, node[tag], where)
-        return {k: self(v, f"{where}[{k!r}]") for k, v in node.items()}
-
-    def _tuple(self, node, value, where):
-        if not isinstance(value, list):
-            raise self.fail(f"{where} is a malformed tuple")
-        return tuple(self(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-    def _float(self, node, value, where):
-        if value not in ("nan", "inf", "-inf"):
-            raise self.fail(f"{where} is a malformed float")
-        return float(value)
-
-    def _scalar(self, node, dtype, where):
-        try:
-            dtype = np.dtype(dtype)
-            if dtype.kind not in "biuf":
-                raise TypeError(dtype)
-            return dtype.type(node["value"])
-        except (TypeError, ValueError, KeyError, OverflowError) as exc:
-            raise self.fail(f"{where} is a malformed NumPy scalar") from exc
-
-    def _ndarray(self, node, key, where):
-        if not isinstance(key, str) or key not in self.archive.namelist():
-            raise self.fail(f"array {key!r} for {where} is missing")
-        try:
-            with self.archive.open(key) as f:
-                array = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise self.fail(
-                f"array {key!r} for {where} cannot be read ({exc})"
-            ) from exc
-        if array.dtype.kind not in _ARRAY_KINDS:
-            raise self.fail(f"array {key!r} for {where} has dtype {array.dtype}")
-        return array
-
-    def _objarray(self, node, value, where):
-        try:
-            shape, items = tuple(value["shape"]), value["items"]
-            out = np.empty(len(items), dtype=object)
-            for i, item in enumerate(items):
-                item = self(item, where)
-                if isinstance(item, (list, dict, tuple, np.ndarray)):
-                    raise TypeError(type(item))
-                out[i] = item
-            return out.reshape(shape)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise self.fail(f"{where} is a malformed object array") from exc
-
-    def _pairs(self, node, value, where):
-        try:
-            return {
-                self(k, f"{where} key"): self(v, f"{where} value") for k, v in value
-            }
-        except (TypeError, ValueError) as exc:
-            raise self.fail(f"{where} is a malformed mapping") from exc
-
-    def _random_state(self, node, value, where):
-        if isinstance(value, dict) and set(value) == {"ref"}:
-            if value["ref"] not in self._states:
-                raise self.fail(f"{where} refers to an unknown random state")
-            return self._states[value["ref"]]
-        try:
-            keys = self(value["keys"], where)
-            rs = np.random.RandomState()
-            state = ("MT19937", keys, value["pos"], value["has_gauss"], value["gauss"])
-            rs.set_state(state)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise self.fail(f"{where} is a malformed random state") from exc
-        self._states[value.get("id")] = rs
-        return rs
-
-    def _object(self, node, value, where):
-        cls = _OBJECTS.get(value.get("type") if isinstance(value, dict) else None)
-        state = value.get("state") if cls is not None else None
-        if cls is None or not isinstance(state, dict):
-            raise self.fail(f"{where} has an unknown object type")
-        obj = cls.__new__(cls)
-        for name, item in state.items():
-            _check_name(name, cls, self)
-            setattr(obj, name, self(item, f"{where}.{name}"))
-        if cls is TrainState:
-            missing = set(TrainState.__dataclass_fields__) - set(vars(obj))
-            if missing - set(_TRAIN_STATE_LINKED):
-                raise self.fail(f"{where} lacks {sorted(missing)}")
-        return obj
+def _rebuild(meta, reader):
+    """The estimator a file describes, every check made before it is returned."""
+    cls = _check_header(meta)
+    est = decode_params(cls, meta["params"])
+    reader.set_manifest(meta["arrays"])
+    decode_estimator(est, meta, reader)
+    smoke_test(est)
+    return est
 
 
-def _check_name(name, cls, decoder):
-    """Attribute names from a file: identifiers that shadow no method or property."""
-    static = inspect.getattr_static(cls, name, None) if isinstance(name, str) else None
-    if (
-        not isinstance(name, str)
-        or not _NAME.match(name)
-        or name.startswith("__")
-        or callable(static)
-        or hasattr(static, "__get__")
-    ):
-        raise decoder.fail(f"attribute name {name!r} is not allowed")
-
-
-# ---------------------------------------------------------------- public API
 def save(estimator, path, *, compress=True):
     """Save a fitted estimator to one file, without pickle.
 
     The file is a zip archive (readable by :func:`numpy.load`) holding the
-    weights and every other array as ``.npy`` entries, and ``skrnn.json``: the
+    weights and the other arrays as ``.npy`` entries, and ``skrnn.json``: the
     class name, the hyperparameters (``get_params``), the fitted attributes and
     the training state (optimizer moments, random generator), so that a loaded
     model predicts identically and continues training (``warm_start``,
-    ``partial_fit``) exactly as the saved one would have.
+    ``partial_fit``) exactly as the saved one would have. Nothing else is
+    stored: attributes you set on the estimator yourself are not.
+
+    The model is checked as :func:`load` checks a file before anything is
+    written, so ``save`` never writes a file that ``load`` refuses.
 
     Parameters
     ----------
@@ -292,14 +115,25 @@ def save(estimator, path, *, compress=True):
     path : str or os.PathLike
         Destination file, conventionally ending in ``.npz``. Written to a
         temporary file first and then moved into place, so a failed save never
-        leaves a truncated model behind.
+        leaves a truncated model behind. A new file gets the permissions the
+        process umask allows, as with :func:`numpy.save`.
     compress : bool, default=True
-        Deflate the archive entries.
+        Deflate the archive entries. A model whose arrays compress more than
+        :func:`load` accepts (weights that are mostly zeros) is stored
+        uncompressed instead.
 
     Returns
     -------
     path : str or os.PathLike
         `path`, unchanged.
+
+    Raises
+    ------
+    TypeError
+        If `estimator` is not one of skrnn's estimators or `path` not a path.
+    ValueError
+        If the model is inconsistent, for example after ``set_params`` changed
+        its architecture without a refit; the message names what disagrees.
 
     Examples
     --------
@@ -317,7 +151,7 @@ def save(estimator, path, *, compress=True):
     True
     """
     cls = type(estimator)
-    if _ESTIMATORS.get(cls.__name__) is not cls:
+    if ESTIMATORS.get(cls.__name__) is not cls:
         raise TypeError(
             f"save() stores RNNRegressor, RNNClassifier and Seq2SeqTransformer; got "
             f"{cls.__name__}. For a Pipeline or another estimator use joblib.dump "
@@ -328,44 +162,47 @@ def save(estimator, path, *, compress=True):
         raise TypeError(
             f"path must be a str or os.PathLike; got {type(path).__name__}."
         )
-    encode = _Encoder()
-    params = estimator.get_params(deep=False)
-    meta = {
-        "format": _FORMAT,
-        "format_version": FORMAT_VERSION,
-        "skrnn_version": __version__,
-        "sklearn_version": sklearn.__version__,
-        "numpy_version": np.__version__,
-        "class": cls.__name__,
-        "params": {k: encode(v, k) for k, v in params.items()},
-        "attributes": {
-            k: encode(v, k) for k, v in vars(estimator).items() if k not in params
-        },
-    }
-    text = json.dumps(meta, allow_nan=False, indent=1)
-    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", method) as zf:
-            zf.writestr(_META, text)
-            for key, array in encode.arrays.items():
-                with zf.open(key, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        sections, arrays = encode_estimator(estimator)
+        arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+        meta = {
+            "format": _FORMAT,
+            "format_version": FORMAT_VERSION,
+            "skrnn_version": __version__,
+            "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
+            "class": cls.__name__,
+            **sections,
+            "arrays": manifest_of(arrays),
+        }
+        _rebuild(meta, MemoryReader(arrays))  # what load will check
+        check_consistent(estimator)  # and what load derives rather than reads
+        text = json.dumps(meta, allow_nan=False)
+        if len(text) > MAX_META_BYTES:
+            raise Invalid(f"its skrnn.json would exceed {MAX_META_BYTES} bytes")
+    except (Invalid, AttributeError) as exc:
+        raise ValueError(
+            f"cannot save this {cls.__name__}: {exc}. Its parameters or fitted "
+            "attributes disagree (were they changed after fitting?); refit it."
+        ) from exc
+    write_archive(path, text, arrays, compress)
     return path
 
 
 def load(path):
     """Load an estimator written by :func:`save`, without unpickling anything.
 
-    Only JSON and plain ``.npy`` arrays are read (``allow_pickle=False``); the
-    class must be one of skrnn's estimators, its hyperparameters are validated
-    as in ``fit`` and the weights are checked against the architecture they
-    describe before the model is returned.
+    Only JSON and plain ``.npy`` arrays are read, and nothing is read before it
+    is known to be worth reading: the manifest in ``skrnn.json`` declares the
+    dtype and shape of every array, the declared sizes must be those of the
+    architecture the hyperparameters describe (computed, never built) and fit
+    a memory budget of 50 times the file's size, and each entry is read only
+    up to the bytes its declaration allows. Every fitted attribute the file may
+    set is on an allow-list with its type, shape and range, checked against the
+    others (``classes_`` against the output width, ``n_features_in_`` against
+    the weights, ...); nothing else is set, and the hyperparameters are
+    validated by the class. A prediction of one sample of two steps must then
+    be finite.
 
     Parameters
     ----------
@@ -380,8 +217,23 @@ def load(path):
     Raises
     ------
     ValueError
-        If the file is not an skrnn model, is damaged or was tampered with, or
-        was written by a newer file format.
+        For every file that is not a valid skrnn model: not a zip archive,
+        damaged (truncated, flipped bytes, bad compressed data, an unsupported
+        or encrypted entry, invalid JSON), tampered with (arrays of another
+        dtype or shape than the architecture needs, NaN or infinite values,
+        attributes that contradict each other, unknown keys, parameters the
+        class refuses), too large for its size (a zip bomb), or written by
+        another file format version. The message names the problem.
+    OSError
+        If `path` cannot be opened (``FileNotFoundError``, ``PermissionError``,
+        ``IsADirectoryError``).
+    TypeError
+        If `path` is not a str or os.PathLike.
+
+    Warns
+    -----
+    UserWarning
+        If the file was written by another skrnn version.
 
     Examples
     --------
@@ -398,90 +250,36 @@ def load(path):
     >>> load(path).classes_
     array(['down', 'up'], dtype='<U4')
     """
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise _bad_file(path, f"not a zip archive ({exc})") from exc
-    with archive:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a str or os.PathLike; got {type(path).__name__}."
+        )
+    with open(path, "rb") as f:
         try:
-            meta = json.loads(archive.read(_META).decode("utf-8"))
-        except KeyError as exc:
-            raise _bad_file(path, f"no {_META} entry") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _bad_file(path, f"{_META} is not valid JSON ({exc})") from exc
-        return _rebuild(meta, _Decoder(archive, path))
-
-
-def _rebuild(meta, decode):
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise decode.fail(f"{_META} does not describe an skrnn model")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise decode.fail(
-            f"file format version {version!r}, this skrnn reads up to "
-            f"{FORMAT_VERSION} (upgrade skrnn to read newer files)"
-        )
-    cls = _ESTIMATORS.get(meta.get("class"))
-    if cls is None:
-        raise decode.fail(
-            f"unknown estimator class {meta.get('class')!r}; expected one of "
-            f"{sorted(_ESTIMATORS)}"
-        )
-    params, attributes = meta.get("params"), meta.get("attributes")
-    if not isinstance(params, dict) or not isinstance(attributes, dict):
-        raise decode.fail("params or attributes are missing")
-    estimator = cls()
-    unknown = set(params) - set(estimator.get_params(deep=False))
-    if unknown:
-        raise decode.fail(f"unknown parameters {sorted(unknown)} for {cls.__name__}")
-    estimator.set_params(**{k: decode(v, k) for k, v in params.items()})
-    try:
-        estimator._validate_params()
-    except (TypeError, ValueError) as exc:
-        raise decode.fail(f"invalid parameters ({exc})") from exc
-    for name, node in attributes.items():
-        _check_name(name, cls, decode)
-        if name in params:
-            raise decode.fail(f"attribute {name!r} repeats a parameter")
-        setattr(estimator, name, decode(node, name))
-    if isinstance(getattr(estimator, "_train_state", None), TrainState):
-        estimator._train_state.params = getattr(estimator, "state_dict_", None)
-        estimator._train_state.best_params = None
-    _check_weights(estimator, decode)
-    if meta.get("skrnn_version") != __version__:
+            with zipfile.ZipFile(f) as archive:
+                meta, est = _read(archive, os.fstat(f.fileno()).st_size)
+        except Invalid as exc:
+            raise _bad_file(path, str(exc)) from exc
+        except zipfile.BadZipFile as exc:
+            raise _bad_file(path, f"not a zip archive or damaged ({exc})") from exc
+        except (*DAMAGE, OSError) as exc:
+            what = f"damaged content ({type(exc).__name__}: {short(str(exc), 120)})"
+            raise _bad_file(path, what) from exc
+    if meta["skrnn_version"] != __version__:
         warnings.warn(
-            f"this model was saved with skrnn {meta.get('skrnn_version')} and is "
-            f"loaded with skrnn {__version__}; check its predictions, or refit it.",
+            f"this model was saved with skrnn {meta['skrnn_version'][:40]} and "
+            f"is loaded with skrnn {__version__}; check its predictions, or refit "
+            "it.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=2,
         )
-    return estimator
+    return est
 
 
-def _check_weights(estimator, decode):
-    """Weights must be exactly those of the architecture the attributes describe."""
-    weights = getattr(estimator, "state_dict_", None)
-    if not isinstance(weights, dict) or not weights:
-        raise decode.fail("the weights (state_dict_) are missing")
-    dtypes = {getattr(w, "dtype", None) for w in weights.values()}
-    if len(dtypes) != 1 or dtypes.pop() not in (np.float32, np.float64):
-        raise decode.fail("the weights must all be float32 or all float64 arrays")
-    dtype = next(iter(weights.values())).dtype
-    try:
-        expected = estimator._arch().init_params(np.random.RandomState(0), dtype)
-    except Exception as exc:  # any inconsistency in the fitted attributes
-        raise decode.fail(f"the fitted attributes are inconsistent ({exc})") from exc
-    shapes = {k: v.shape for k, v in weights.items()}
-    if shapes != {k: v.shape for k, v in expected.items()}:
-        raise decode.fail("the weights do not match the model's architecture")
-    if not all(np.isfinite(w).all() for w in weights.values()):
-        raise decode.fail("the weights contain NaN or infinity")
-    try:  # one tiny prediction exercises every remaining fitted attribute
-        estimator.predict(np.zeros((1, 2, estimator._n_step_features), dtype))
-    except Exception as exc:
-        raise decode.fail(f"the fitted attributes are inconsistent ({exc})") from exc
+def _read(archive, file_size):
+    reader = ArchiveReader(archive, file_size)
+    meta = reader.meta()
+    return meta, _rebuild(meta, reader)
 
 
 def skops_trusted_types():
@@ -505,7 +303,7 @@ def skops_trusted_types():
     transformers = [getattr(preprocessing, name) for name in preprocessing.__all__]
     transformers = [c for c in transformers if isinstance(c, type)]
     classes = [
-        *_ESTIMATORS.values(),
+        *ESTIMATORS.values(),
         *transformers,
         TrainState,
         AdamOptimizer,

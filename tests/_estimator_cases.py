@@ -58,3 +58,39 @@ def _assert_same(a, b):
 
 def _weights_equal(a, b):
     return list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def windowed_objective(arch, params, X, Y, w, bounds, states):
+    """Squared-error objective of a network run window by window from fixed start
+    states: no gradient flows into a state carried across a window boundary, so
+    its gradient is what truncated BPTT computes. ``w``: (n_samples,) row weights
+    (many-to-one: only the last window has a loss) or (n_samples, n_steps) step
+    weights, summing to 1. ``bounds``: [(start, stop), ...] covering the steps;
+    ``states``: the state each window starts from (None: zeros)."""
+    n, T = X.shape[:2]
+    value = 0.0
+    for (a, b), state in zip(bounds, states, strict=True):
+        raw, _, _ = arch.forward(params, X[:, a:b], np.full(n, b - a), state0=state)
+        if arch.return_sequences:
+            err = np.mean((raw - Y[:, a:b]) ** 2, axis=-1)
+            value += 0.5 * np.sum(w[:, a:b] * err)
+        elif b == T:
+            value += 0.5 * np.sum(w * np.mean((raw - Y) ** 2, axis=-1))
+    return value
+
+
+def numeric_gradient(f, params, eps=1e-6):
+    """Central differences of ``f()`` with respect to every entry of ``params``."""
+    grads = {}
+    for name, p in params.items():
+        g = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            old = p[i]
+            p[i] = old + eps
+            up = f()
+            p[i] = old - eps
+            down = f()
+            p[i] = old
+            g[i] = (up - down) / (2 * eps)
+        grads[name] = g
+    return grads

@@ -4,16 +4,21 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from _estimator_cases import (
     _array,
     _ragged,
     _weights_equal,
 )
 from numpy.testing import assert_allclose
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from skrnn import RNNClassifier, RNNRegressor
+
+torch = pytest.importorskip(
+    "torch",
+    reason="PyTorch is optional (the benchmark extra); these tests compare with it",
+)
+pack_padded_sequence = torch.nn.utils.rnn.pack_padded_sequence
+pad_packed_sequence = torch.nn.utils.rnn.pad_packed_sequence
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -12,13 +12,15 @@ from _estimator_cases import (
     _fit_args,
     _targets,
     _weights_equal,
+    numeric_gradient,
+    windowed_objective,
 )
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.utils import check_random_state
 
 from skrnn import DivergenceError, RNNClassifier, RNNRegressor
+from skrnn._network import Architecture, init_params
 
 # Most fits here stop at a tiny max_iter on purpose: behaviour, not learning.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -76,26 +78,41 @@ def test_warm_start_continues_and_cold_start_restarts():
 # --------------------------------------------------------------- early stopping
 
 
-def _validation_rows(est, n):
-    """The rows ``_split_validation`` holds out: its draws follow the init's."""
-    rng = check_random_state(est.random_state)
-    est._arch().init_params(rng, np.float64)
-    n_val = max(1, int(round(est.validation_fraction * n)))
-    return np.sort(rng.permutation(n)[:n_val])
+def _held_out_rows(est, X, *y):
+    """The rows early stopping holds out, found from outside the estimator: a
+    held-out row's input does not reach the training loss of the first epoch."""
+    probe = clone(est).set_params(max_iter=1)
+    base = probe.fit(X, *y).loss_curve_
+    held = []
+    for i in range(len(X)):
+        X_i = X.copy()
+        X_i[i] += 1.0
+        if clone(probe).fit(X_i, *y).loss_curve_ == base:
+            held.append(i)
+    return np.array(held)
 
 
-@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier])
-def test_early_stopping_restores_best_weights(Estimator):
+def _overfitting_data(Estimator):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 6, 2))
     noisy = X[:, -1, 0] + rng.normal(size=40)
-    y = noisy if Estimator is RNNRegressor else np.where(noisy > 0, "p", "n")
+    if Estimator is RNNRegressor:
+        return X, noisy
+    if Estimator is RNNClassifier:
+        return X, np.where(noisy > 0, "p", "n")
+    return X, X.cumsum(axis=1) + rng.normal(size=X.shape)  # Seq2Seq: per step
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_early_stopping_restores_best_weights(Estimator):
+    X, y = _overfitting_data(Estimator)
     est = Estimator(
         hidden_layer_sizes=(8,),
         max_iter=30,
         early_stopping=True,
         validation_fraction=0.25,
         learning_rate_init=0.05,
+        batch_size=30,  # the 30 training rows: one batch
         n_iter_no_change=100,
         random_state=0,
     ).fit(X, y)
@@ -103,9 +120,20 @@ def test_early_stopping_restores_best_weights(Estimator):
     assert len(scores) == est.n_iter_ == 30
     assert max(scores) == est.best_validation_score_
     assert int(np.argmax(scores)) < est.n_iter_ - 1  # restoring matters here
-    val = _validation_rows(est, len(X))
+    val = _held_out_rows(est, X, y)
+    assert len(val) == 10  # validation_fraction * 40
     assert est.score(X[val], y[val]) == pytest.approx(est.best_validation_score_)
     assert est.best_loss_ is None
+
+
+def test_validation_rows_follow_random_state():
+    X, y = _fit_args(RNNRegressor, _array(n=20))
+    est = RNNRegressor(**SMALL, early_stopping=True, validation_fraction=0.25)
+    rows = _held_out_rows(est, X, y)
+    assert len(rows) == 5
+    assert_array_equal(_held_out_rows(clone(est), X, y), rows)
+    other = _held_out_rows(clone(est).set_params(random_state=1), X, y)
+    assert len(other) == 5 and not np.array_equal(other, rows)
 
 
 def test_lbfgs_ignores_early_stopping_and_trains_on_all_data():
@@ -217,3 +245,124 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert all("loss" in line for line in lines)
     RNNRegressor(**SMALL).fit(*REG_DATA)
     assert capsys.readouterr().out == ""
+
+
+# ------------------------------------- one SGD step: bptt_steps and clip_value
+
+
+def _sgd_step(return_sequences=False, **params):
+    """Weights w1 after one epoch, and w2 after a warm-started second one, of a
+    full-batch SGD fit without momentum, penalty or clipping: w2 = w1 - lr g."""
+    X = _array(n=6, T=9, F=2)
+    y = X.cumsum(axis=1)[:, :, 0] if return_sequences else X[:, :, 0].sum(axis=1)
+    reg = RNNRegressor(
+        "gru",
+        (3,),
+        solver="sgd",
+        learning_rate_init=0.1,
+        momentum=0.0,
+        alpha=0.0,
+        clip_norm=None,
+        shuffle=False,
+        batch_size=6,
+        max_iter=1,
+        return_sequences=return_sequences,
+        random_state=0,
+        **params,
+    ).fit(X, y)
+    w1 = {k: v.copy() for k, v in reg.state_dict_.items()}
+    reg.set_params(warm_start=True).fit(X, y)
+    Y = ((y - reg.target_mean_) / reg.target_scale_)[..., None]
+    arch = Architecture("gru", (3,), 2, 1, return_sequences=return_sequences)
+    assert list(init_params(arch, np.random.RandomState(0))) == list(w1)
+    return reg, arch, X, Y, w1
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bptt_steps_trains_on_the_truncated_gradient(return_sequences):
+    # windows of 4 of the 9 steps, counted from the end; the reference gradient
+    # is the finite difference of the windows' losses from fixed start states
+    reg, arch, X, Y, w1 = _sgd_step(return_sequences, bptt_steps=4)
+    bounds = [(0, 1), (1, 5), (5, 9)]
+    states = [None] + [
+        arch.forward(w1, X[:, :a], np.full(6, a))[1] for a, _ in bounds[1:]
+    ]
+    w = np.full(Y.shape[:-1], 1.0 / Y[..., 0].size)
+    grads = numeric_gradient(
+        lambda: windowed_objective(arch, w1, X, Y, w, bounds, states), w1
+    )
+    full = numeric_gradient(
+        lambda: windowed_objective(arch, w1, X, Y, w, [(0, 9)], [None]), w1
+    )
+    assert not all(np.allclose(grads[k], full[k], rtol=1e-3) for k in w1)
+    for k, g in grads.items():
+        assert_allclose(reg.state_dict_[k], w1[k] - 0.1 * g, rtol=1e-7, atol=1e-9)
+
+
+def test_bptt_steps_at_least_the_sequence_length_is_full_bptt():
+    X = _array(n=12, T=6)
+    y = X[:, :, 0].sum(axis=1)
+    full = RNNRegressor(**SMALL).fit(X, y)
+    long = RNNRegressor(**SMALL, bptt_steps=6).fit(X, y)
+    assert _weights_equal(full.state_dict_, long.state_dict_)
+
+
+def test_clip_value_clips_each_gradient_entry():
+    def gradient(arch, X, Y, w1):
+        w = np.full(len(X), 1.0 / len(X))
+        return numeric_gradient(
+            lambda: windowed_objective(arch, w1, X, Y, w, [(0, 9)], [None]), w1
+        )
+
+    flat = np.concatenate([g.ravel() for g in gradient(*_sgd_step()[1:]).values()])
+    c = 0.5 * np.median(np.abs(flat))  # about three in four entries clipped
+    reg, arch, X, Y, w1 = _sgd_step(clip_value=c)
+    grads = gradient(arch, X, Y, w1)
+    n_clipped = 0
+    for k, g in grads.items():
+        n_clipped += int(np.sum(np.abs(g) > c))
+        step = np.clip(g, -c, c)
+        assert_allclose(reg.state_dict_[k], w1[k] - 0.1 * step, rtol=1e-7, atol=1e-9)
+    assert 0 < n_clipped < sum(g.size for g in grads.values())
+
+
+# ------------------------------------------------------ learning-rate schedules
+
+
+def _sgd(learning_rate, **params):
+    params = {**SMALL, "max_iter": 2, "batch_size": 20, "momentum": 0.0, **params}
+    params.setdefault("shuffle", False)
+    return RNNRegressor(solver="sgd", learning_rate=learning_rate, **params)
+
+
+def test_invscaling_divides_the_rate_by_samples_seen_to_the_power_t():
+    # full batches of 20: epoch 2 steps with lr / (20 + 1) ** power_t
+    X, y = REG_DATA
+    lr, power_t = 0.5, 0.7
+    inv = _sgd("invscaling", learning_rate_init=lr, power_t=power_t).fit(X, y)
+    by_hand = _sgd("constant", learning_rate_init=lr, max_iter=1).fit(X, y)
+    by_hand.set_params(warm_start=True, learning_rate_init=lr / 21**power_t)
+    by_hand.fit(X, y)
+    for k, v in inv.state_dict_.items():
+        assert_allclose(v, by_hand.state_dict_[k], rtol=1e-12, atol=1e-15)
+    constant = _sgd("constant", learning_rate_init=lr).fit(X, y)
+    assert not _weights_equal(inv.state_dict_, constant.state_dict_)
+
+
+def test_adaptive_divides_the_rate_by_5_instead_of_stopping(capsys):
+    # tol huge: no epoch improves, so every n_iter_no_change + 1 = 2 epochs the
+    # constant schedule stops and the adaptive one divides the rate by 5, until
+    # the rate is at most 1e-6
+    X, y = REG_DATA
+    params = {"learning_rate_init": 0.01, "tol": 1e9, "n_iter_no_change": 1}
+    constant = _sgd("constant", **params, max_iter=100).fit(X, y)
+    assert constant.n_iter_ == 3
+    rates, lr = [], 0.01
+    while lr > 1e-6:
+        lr /= 5
+        rates.append(lr)
+    adaptive = _sgd("adaptive", **params, max_iter=100, verbose=True).fit(X, y)
+    out = capsys.readouterr().out
+    printed = [line.split()[-1] for line in out.splitlines() if "Setting" in line]
+    assert printed == [f"{r:f}" for r in rates]
+    assert adaptive.n_iter_ == 3 + 2 * len(rates)

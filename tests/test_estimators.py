@@ -22,6 +22,7 @@ from _estimator_cases import (
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import r2_score
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -62,9 +63,15 @@ def test_grid_search_over_cells_and_sizes(Estimator, layout):
     y = _targets(Estimator, X)
     grid = {"cell": ["rnn", "gru"], "hidden_layer_sizes": [(2,), (3,)]}
     search = GridSearchCV(Estimator(**SMALL), grid, cv=3, n_jobs=2).fit(X, y)
-    assert search.best_params_["cell"] in grid["cell"]
-    assert search.best_params_["hidden_layer_sizes"] in grid["hidden_layer_sizes"]
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    # each candidate's score is the one a serial cross-validation gives, and the
+    # candidates are not all one model (the grid reaches the estimator)
+    manual = [
+        cross_val_score(Estimator(**SMALL).set_params(**p), X, y, cv=3).mean()
+        for p in search.cv_results_["params"]
+    ]
+    assert_allclose(search.cv_results_["mean_test_score"], manual, rtol=1e-12)
+    assert len(np.unique(manual)) > 1
+    assert search.best_params_ == search.cv_results_["params"][np.argmax(manual)]
     pred = search.predict(X)
     assert len(pred) == len(X)
     # the refit saw the whole data set in order: same model as a direct fit
@@ -78,7 +85,9 @@ def test_cross_val_score_and_train_test_split_on_lists():
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
     assert isinstance(X_train, list) and len(X_train) + len(X_test) == len(X)
     reg = RNNRegressor(**SMALL).fit(X_train, y_train)
-    assert np.isfinite(reg.score(X_test, y_test))
+    assert reg.score(X_test, y_test) == pytest.approx(
+        r2_score(y_test, reg.predict(X_test)), rel=1e-12
+    )
     scores = cross_val_score(RNNRegressor(**SMALL), X, y, cv=KFold(3))
     manual = [
         RNNRegressor(**SMALL)
@@ -389,7 +398,9 @@ def test_per_step_regression_layouts():
         pred = reg.fit(seqs, targets).predict(seqs)
         assert isinstance(pred, list)
         assert [p.shape for p in pred] == [t.shape for t in targets]
-        assert np.isfinite(reg.score(seqs, targets))
+        # R² over every valid step of every sequence
+        flat = r2_score(np.concatenate(targets), np.concatenate(pred))
+        assert reg.score(seqs, targets) == pytest.approx(flat, rel=1e-12)
 
 
 def test_classifier_labels_and_probabilities():
@@ -436,7 +447,8 @@ def test_per_step_classification_array_and_list():
     assert [p.shape for p in proba] == [(len(lab), 3) for lab in labels]
     for p in proba:
         assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
-    assert 0.0 <= clf.score(seqs, labels) <= 1.0
+    hits = np.concatenate(pred) == np.concatenate(labels)  # accuracy over all steps
+    assert clf.score(seqs, labels) == pytest.approx(hits.mean(), rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
@@ -457,6 +469,48 @@ def test_class_weight_balanced_favours_the_minority_class():
     balanced.fit(X, y)
     assert not _weights_equal(plain.state_dict_, balanced.state_dict_)
     assert balanced.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+def test_per_step_class_weight():
+    # constant labels along each sequence: a per-step class weight is the same
+    # weight on every step of a sequence, so it equals that sample weight (alpha
+    # 0: the L2 term is normalised by the sample weights alone, not step weights)
+    X = _array(n=30)
+    y = np.array(["a"] * 22 + ["b"] * 8)
+    Y = np.repeat(y[:, None], X.shape[1], axis=1)
+    params = {**SMALL, "return_sequences": True, "max_iter": 5, "alpha": 0.0}
+    weighted = RNNClassifier(**params, class_weight={"a": 1.0, "b": 3.0}).fit(X, Y)
+    by_sample = RNNClassifier(**params).fit(
+        X, Y, sample_weight=np.where(y == "b", 3, 1)
+    )
+    for k, w in by_sample.state_dict_.items():
+        assert_allclose(weighted.state_dict_[k], w, rtol=1e-12, atol=1e-15)
+    # mixed labels within sequences: "balanced" weights each step by its class,
+    # which raises the rare class's mean probability over the steps
+    Y = np.where(X[:, :, 0] > 0.8, "b", "a")
+    plain = RNNClassifier(**params).fit(X, Y)
+    balanced = RNNClassifier(**params, class_weight="balanced").fit(X, Y)
+    assert (Y == "b").mean() < 0.3
+    p_plain = plain.predict_proba(X)[..., 1].mean()
+    assert balanced.predict_proba(X)[..., 1].mean() > p_plain
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("layout", ["array", "list"])
+def test_predict_log_proba_is_the_log_of_predict_proba(per_step, layout):
+    X = _array(n=20) if layout == "array" else _ragged(n=20)
+    if per_step:
+        y = [np.where(x[:, 0] > 0, "pos", "neg") for x in X]
+        y = np.array(y) if layout == "array" else y
+    else:
+        y = np.array(["low", "mid", "high"])[np.arange(20) % 3]
+    clf = RNNClassifier(**SMALL, return_sequences=per_step).fit(X, y)
+    proba, log_proba = clf.predict_proba(X), clf.predict_log_proba(X)
+    assert type(log_proba) is type(proba)
+    for p, lp in zip(proba, log_proba, strict=True):
+        assert lp.shape == p.shape
+        assert_allclose(lp, np.log(p), rtol=1e-12)
+        assert_allclose(np.exp(lp).sum(axis=-1), 1.0, rtol=1e-12)
 
 
 def test_zero_sample_weight_on_a_class_shifts_predictions_away_from_it():

@@ -15,6 +15,9 @@ def test_gallery_is_not_empty():
     assert len(EXAMPLES) >= 6
 
 
+# slow: a subprocess per script, a few minutes in all; CI runs them here and in
+# the documentation build (which fails on an example that raises)
+@pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs(script, tmp_path):
     env = dict(os.environ, SKRNN_EXAMPLES_FAST="1", MPLBACKEND="Agg")

@@ -1,5 +1,7 @@
 """Threads of the scan: a fixed batch split and BLAS threads that change no number."""
 
+import os
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -69,6 +71,39 @@ def _raises_threads():
     return _parallel._THREAD_INVARIANT_GEMM and _parallel.max_threads() >= 2
 
 
+# Without OpenBLAS or a second core gemm_threads never raises the thread count,
+# so the tests below would compare one thread with one thread. CI sets
+# SKRNN_TEST_BLAS_THREADS=1 to fail instead of skipping if that ever happens.
+needs_blas_threads = pytest.mark.skipif(
+    not _raises_threads() and os.environ.get("SKRNN_TEST_BLAS_THREADS") != "1",
+    reason="needs OpenBLAS and 2+ cores (gemm_threads never raises threads here)",
+)
+
+
+def test_blas_threads_precondition_when_ci_requires_it():
+    if os.environ.get("SKRNN_TEST_BLAS_THREADS") != "1":
+        pytest.skip("SKRNN_TEST_BLAS_THREADS=1 (set by .ci/run) not set")
+    assert _parallel._THREAD_INVARIANT_GEMM, threadpool_info()
+    assert _parallel.max_threads() >= 2
+
+
+@pytest.mark.parametrize(
+    "invariant, threads", [(False, 2), (True, 1)], ids=["not-openblas", "one-core"]
+)
+def test_gemm_threads_keeps_one_thread_without_its_precondition(
+    monkeypatch, invariant, threads
+):
+    monkeypatch.setattr(_parallel, "_THREAD_INVARIANT_GEMM", invariant)
+    _parallel.set_max_threads(threads)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            with _parallel.gemm_threads(64, 128, 512):
+                assert _blas_threads() == 1
+    finally:
+        _parallel.set_max_threads(None)
+
+
+@needs_blas_threads
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
@@ -91,7 +126,6 @@ def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
 
         monkeypatch.setattr(recurrent, name, spy)
     assert len(_parallel.batch_shards(40, c.n_gates * 96, 96)) == 1
-    raised = _raises_threads()
     monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 3 * 40 * 4 * 96 * 8)
     results = []
     for threads in (1, 2):
@@ -105,16 +139,17 @@ def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
         finally:
             _parallel.set_max_threads(None)
         results.append([h, dX, d0["h"], *grads, h_pred])
-    assert seen == [1, 1, 1] + [2 if raised else 1] * 3
+    assert seen == [1, 1, 1, 2, 2, 2]
     for a, b in zip(*results, strict=True):
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)
 
 
+@needs_blas_threads
 def test_gemm_threads_only_for_true_products_worth_it():
     with threadpool_limits(limits=1, user_api="blas"):
         with _parallel.gemm_threads(64, 128, 512):
-            assert _blas_threads() == (2 if _raises_threads() else 1)
+            assert _blas_threads() == 2
         assert _blas_threads() == 1
         with _parallel.gemm_threads(1, 4096, 4096):  # NumPy: a vector product
             assert _blas_threads() == 1

@@ -102,7 +102,9 @@ def test_mean_readout_is_over_valid_steps_only(pooling):
     arch, params, data, _ = _case("lstm", pooling, False)
     raw, _, _ = forward(arch, params, data.X, data.lengths)
     for i, n in enumerate(data.lengths):
-        alone, _, _ = forward(arch, params, data.X[i : i + 1, :n], data.lengths[i : i + 1])
+        alone, _, _ = forward(
+            arch, params, data.X[i : i + 1, :n], data.lengths[i : i + 1]
+        )
         assert_allclose(raw[i], alone[0], rtol=1e-12)
     if pooling != "last":
         noisy = data.X.copy()
@@ -115,9 +117,9 @@ def test_mean_readout_is_over_valid_steps_only(pooling):
 def test_stream_of_a_pooled_model_equals_one_call(pooling):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20, 12, 2))
-    reg = RNNRegressor(
-        "gru", (4,), pooling=pooling, max_iter=3, random_state=0
-    ).fit(X, X.mean(axis=(1, 2)))
+    reg = RNNRegressor("gru", (4,), pooling=pooling, max_iter=3, random_state=0).fit(
+        X, X.mean(axis=(1, 2))
+    )
     stream = reg.stream()
     stream.predict(X[:3, :5])
     assert_allclose(stream.predict(X[:3, 5:]), reg.predict(X[:3]), rtol=1e-6)
@@ -202,9 +204,10 @@ def test_auto_wavenet_depth_covers_the_training_sequences(T):
     assert reg.hidden_layer_sizes_ == (32,) * wavenet_depth(n_steps)
     assert reg.receptive_field_ >= T
     # and no fewer layers would do
-    assert len(reg.hidden_layer_sizes_) == 1 or receptive_field(
-        len(reg.hidden_layer_sizes_) - 1
-    ) < n_steps
+    assert (
+        len(reg.hidden_layer_sizes_) == 1
+        or receptive_field(len(reg.hidden_layer_sizes_) - 1) < n_steps
+    )
 
 
 def test_short_explicit_wavenet_warns_and_auto_does_not():

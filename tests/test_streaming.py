@@ -97,6 +97,7 @@ def test_stream_errors():
 def _sine_model(horizon=1, **kw):
     series = np.sin(np.arange(400) * 0.2)
     X, y = make_windows(series, window=20, horizon=horizon)
+    kw = {"max_iter": 200, "batch_size": 200, "n_iter_no_change": 10, **kw}
     reg = RNNRegressor(hidden_layer_sizes=(16,), random_state=0, **kw)
     return series, reg.fit(X[:300], y[:300])
 

@@ -2,11 +2,16 @@
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_allclose
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from skrnn._network import Architecture, backward, forward, init_params, weight_names
+
+torch = pytest.importorskip(
+    "torch",
+    reason="PyTorch is optional (the benchmark extra); these tests compare with it",
+)
+pack_padded_sequence = torch.nn.utils.rnn.pack_padded_sequence
+pad_packed_sequence = torch.nn.utils.rnn.pad_packed_sequence
 
 TORCH_CLASSES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]

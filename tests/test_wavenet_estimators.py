@@ -61,7 +61,12 @@ def test_learns_the_adding_problem():
     X, y = make_adding_problem(1000, 50, random_state=0)
     Xt, yt = make_adding_problem(300, 50, random_state=1)
     reg = RNNRegressor(
-        cell="wavenet", hidden_layer_sizes=(16,) * 6, max_iter=40, random_state=0
+        cell="wavenet",
+        hidden_layer_sizes=(16,) * 6,
+        max_iter=40,
+        batch_size=200,
+        n_iter_no_change=10,
+        random_state=0,
     ).fit(X, y)
     assert reg.receptive_field_ == 64
     assert np.mean((reg.predict(Xt) - yt) ** 2) < 0.02  # baseline 0.167
@@ -72,10 +77,17 @@ def test_classifier_and_seq2seq_accept_wavenet():
     t = np.linspace(0, 6, 24)
     freq = rng.uniform(0.5, 2.0, 200)
     X = np.sin(freq[:, None] * t[None, :])[:, :, None]
-    clf = RNNClassifier(cell="wavenet", hidden_layer_sizes=(8,) * 4, random_state=0)
+    budget = {"max_iter": 200, "batch_size": 200, "n_iter_no_change": 10}
+    clf = RNNClassifier(
+        cell="wavenet", hidden_layer_sizes=(8,) * 4, random_state=0, **budget
+    )
     assert clf.fit(X, freq > 1.25).score(X, freq > 1.25) > 0.9
     ae = Seq2SeqTransformer(
-        cell="wavenet", hidden_layer_sizes=(16,) * 5, n_components=4, random_state=0
+        cell="wavenet",
+        hidden_layer_sizes=(16,) * 5,
+        n_components=4,
+        random_state=0,
+        **budget,
     ).fit(X)
     assert ae.transform(X).shape == (200, 4)
     assert "decoder.weight_hh_l0" in ae.state_dict_  # the GRU decoder
