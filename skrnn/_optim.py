@@ -220,8 +220,17 @@ class _BaseOptimizer:
             Number of training samples seen so far.
         """
 
+    #: Schedule of the learning rate ("adaptive" lowers it on plateaus).
+    lr_schedule = "constant"
+    #: Attribute that the ``"adaptive"`` schedule divides by 5 on a plateau.
+    _adaptive_rate = "learning_rate"
+
+    def _adaptive_exhausted(self, rate):
+        """Whether the adaptive rate is too small to lower again (SGD: 1e-6)."""
+        return rate <= 1e-6
+
     def trigger_stopping(self, msg, verbose):
-        """Decide whether training stops after the loss stopped improving.
+        """Stop, or with ``"adaptive"`` divide the learning rate by 5 and go on.
 
         Parameters
         ----------
@@ -233,11 +242,21 @@ class _BaseOptimizer:
         Returns
         -------
         is_stopping : bool
-            Always True.
+            False if the adaptive rate was just lowered, True otherwise.
         """
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        rate = getattr(self, self._adaptive_rate)
+        if self._adaptive_exhausted(rate):
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        setattr(self, self._adaptive_rate, rate / 5.0)
         if verbose:
-            print(msg + " Stopping.")
-        return True
+            print(msg + f" Setting learning rate to {rate / 5.0:f}")
+        return False
 
 
 def _lr_constant(opt, time_step):
@@ -366,32 +385,6 @@ class SGDOptimizer(_BaseOptimizer):
             )
         self.learning_rate = LR_SCHEDULES[self.lr_schedule](self, time_step)
 
-    def trigger_stopping(self, msg, verbose):
-        """Stop, or with ``"adaptive"`` divide the learning rate by 5 and go on.
-
-        Parameters
-        ----------
-        msg : str
-            Reason reported by the training loop, printed if ``verbose``.
-        verbose : bool
-            Whether to print ``msg`` and the decision.
-
-        Returns
-        -------
-        is_stopping : bool
-            False if the adaptive rate was just lowered, True otherwise.
-        """
-        if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
-        if self.learning_rate <= 1e-6:
-            if verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self.learning_rate /= 5.0
-        if verbose:
-            print(msg + f" Setting learning rate to {self.learning_rate:f}")
-        return False
-
 
 class AdamOptimizer(_BaseOptimizer):
     """Adam (Kingma and Ba, 2014), with the bias correction of scikit-learn.
@@ -472,6 +465,12 @@ class AdamOptimizer(_BaseOptimizer):
         self._work = _scratch_like(params)
         self._steps = _scratch_like(params)
 
+    _adaptive_rate = "base_rate"
+
+    def _adaptive_exhausted(self, rate):
+        """Two cuts at most: a third would fall below ``learning_rate_init / 100``."""
+        return rate / 5.0 < self.learning_rate_init / 100.0
+
     def update_params(self, params, grads):
         """Take one step, writing into ``params`` in place.
 
@@ -503,33 +502,6 @@ class AdamOptimizer(_BaseOptimizer):
             np.multiply(m, self.learning_rate, out=step)
             step /= work
             p -= step
-
-    def trigger_stopping(self, msg, verbose):
-        """Stop, or with ``"adaptive"`` divide the step size by 5 and go on.
-
-        Parameters
-        ----------
-        msg : str
-            Reason reported by the training loop, printed if ``verbose``.
-        verbose : bool
-            Whether to print ``msg`` and the decision.
-
-        Returns
-        -------
-        is_stopping : bool
-            False if the adaptive rate was just lowered, True otherwise.
-        """
-        if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
-        lowered = self.base_rate / 5.0
-        if lowered < self.learning_rate_init / 100.0:
-            if verbose:
-                print(msg + " Learning rate lowered twice already. Stopping.")
-            return True
-        self.base_rate = lowered
-        if verbose:
-            print(msg + f" Setting learning rate to {self.base_rate:g}")
-        return False
 
 
 # Optimizer classes keyed by the estimators' ``solver`` strings.

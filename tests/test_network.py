@@ -487,8 +487,17 @@ def test_init_params_is_deterministic_and_leaves_global_state_alone(cell, dtype)
     "p_in, p_rec", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.25), (0.5, 0.25)]
 )
 def test_draw_masks(cell, p_in, p_rec):
+    # input_dropout masks the first layer's input, dropout the inputs above it
+    # and the head's input: here both are p_in
     arch = Architecture(
-        cell, (3, 2), 4, 1, bidirectional=True, dropout=p_in, recurrent_dropout=p_rec
+        cell,
+        (3, 2),
+        4,
+        1,
+        bidirectional=True,
+        dropout=p_in,
+        input_dropout=p_in,
+        recurrent_dropout=p_rec,
     )
     masks = draw_masks(arch, np.random.RandomState(0), 200, np.float32)
     if p_in == p_rec == 0:
@@ -501,6 +510,8 @@ def test_draw_masks(cell, p_in, p_rec):
     for k, (H, (n_in, _)) in enumerate(zip((3, 2), arch.layer_sizes(), strict=True)):
         rec = masks["recurrent"][k]
         expected = [(masks["input"][k], p_in, n_in)]
+        if k == 1:  # the head reads the top layer's two directions
+            expected.append((masks["head"], p_in, 2 * c.output_size(H)))
         expected += [(m, p_rec, c.output_size(H)) for m in rec or [None, None]]
         assert rec is None or len(rec) == 2
         for m, p, width in expected:
