@@ -33,8 +33,9 @@ from skrnn.preprocessing import make_windows
 
 # At the defaults both fits run all max_iter=200 epochs: on 108 windows the
 # training loss has not yet gone 25 epochs without improving by tol=1e-4, so
-# skrnn warns, as scikit-learn's MLP would. The forecasts below are those of the fits as they
-# stand; the warning is silenced only to keep the page readable.
+# skrnn warns, as scikit-learn's MLP would. The forecasts below are those of
+# the fits as they stand; the warning is silenced only to keep the page
+# readable.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 data = load_airline()
