@@ -15,12 +15,12 @@ Two transformations make the series easy for a small recurrent network:
   the *shape* of the next step (a season and a growth rate) instead of a level
   it has never seen: the test years lie above every training value.
 
-Set the environment variable ``SKRNN_EXAMPLES_FAST=1`` to run a shorter
-version (fewer epochs).
+Both models use skrnn's defaults; only the cell is chosen. The example is
+small enough to run in full in every mode (``SKRNN_EXAMPLES_FAST`` changes
+nothing here).
 """
 
 # %%
-import os
 import warnings
 
 import matplotlib.pyplot as plt
@@ -31,9 +31,11 @@ from skrnn import RNNRegressor
 from skrnn.datasets import load_airline
 from skrnn.preprocessing import make_windows
 
-FAST = os.environ.get("SKRNN_EXAMPLES_FAST", "0") not in ("", "0")
-MAX_ITER = 60 if FAST else 300
-# A fixed budget of epochs: stopping there is expected, not worth a warning.
+# At the defaults both fits run all max_iter=200 epochs: on 108 windows the
+# training loss has not yet gone 25 epochs without improving by tol=1e-4, so
+# skrnn warns, as scikit-learn's MLP would. The forecasts below are those of
+# the fits as they stand; the warning is silenced only to keep the page
+# readable.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 data = load_airline()
@@ -56,9 +58,9 @@ print(f"{len(X_train)} training windows, {n_test} test windows, shape {X.shape}"
 # %%
 # A GRU for the next month
 # ------------------------
-reg = RNNRegressor(
-    cell="gru", hidden_layer_sizes=(16,), max_iter=MAX_ITER, random_state=0
-)
+# Every setting but the cell is the default: one layer of 32 units, reading
+# the twelve months step by step (``patch_size_`` is 1 for a window this short).
+reg = RNNRegressor(cell="gru", random_state=0)
 reg.fit(X_train, y_train)
 
 forecast = np.exp(reg.predict(X_rel[-n_test:]) + last[-n_test:])
@@ -100,9 +102,7 @@ Xh, yh = make_windows(log_series, window, horizon=horizon)
 last_h = Xh[:, -1, 0]
 Xh_rel, yh_rel = Xh - last_h[:, None, None], yh - last_h[:, None]
 n_train = len(Xh) - 1 - horizon  # targets end before the forecast origin
-year = RNNRegressor(
-    cell="gru", hidden_layer_sizes=(16,), max_iter=MAX_ITER, random_state=0
-)
+year = RNNRegressor(cell="gru", random_state=0)
 year.fit(Xh_rel[:n_train], yh_rel[:n_train])
 print("outputs per window:", year.n_outputs_)
 

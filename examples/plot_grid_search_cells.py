@@ -13,7 +13,8 @@ the network has to keep two numbers in memory across the whole sequence, which
 is exactly what gated cells were designed for.
 
 Set the environment variable ``SKRNN_EXAMPLES_FAST=1`` to run a smaller
-search.
+search (fewer and shorter sequences, two folds instead of three); the
+candidates are the same.
 """
 
 # %%
@@ -30,7 +31,9 @@ from skrnn import RNNRegressor
 from skrnn.datasets import make_adding_problem
 
 FAST = os.environ.get("SKRNN_EXAMPLES_FAST", "0") not in ("", "0")
-# A fixed budget of epochs per candidate: stopping there is expected.
+# Some candidates (5 of the 17 fits in the fast mode) run all max_iter=200
+# epochs with the loss still creeping down, and skrnn warns, as scikit-learn's
+# MLP would; their scores are kept as they are, the warning is only silenced.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 n_samples, n_timesteps = (200, 10) if FAST else (1000, 30)
@@ -41,14 +44,16 @@ print("X:", X.shape, "(values, markers) per step;  y:", y.shape)
 # The search
 # ----------
 # Four cells and two widths, three-fold cross-validation (two in the fast
-# mode), R² as the score.
+# mode), R² as the score. Everything but the grid is skrnn's default: each fit
+# stops by itself once the training loss has stopped improving for 25 epochs
+# (at most 200).
 # ``n_jobs=2`` runs two fits at a time (each in one BLAS thread).
 param_grid = {
     "cell": ["rnn", "lstm", "gru", "statal"],
     "hidden_layer_sizes": [(8,), (16,)],
 }
 search = GridSearchCV(
-    RNNRegressor(max_iter=40 if FAST else 100, random_state=0),
+    RNNRegressor(random_state=0),
     param_grid,
     cv=KFold(2 if FAST else 3, shuffle=True, random_state=0),
     n_jobs=2,
@@ -107,6 +112,9 @@ plt.show()
 
 # %%
 # The gated cells (``"lstm"``, ``"gru"``) can hold the two marked values until
-# the end of the sequence; the plain ``"rnn"`` forgets them, and the
-# ``"statal"`` cell remembers *that* a marker was seen rather than the value
-# next to it. Longer sequences (``n_timesteps``) widen the gap.
+# the end of the sequence; the plain ``"rnn"`` forgets them. The ``"statal"``
+# cell is built to remember *that* a marker was seen rather than the value next
+# to it, yet on the 10 steps of the fast mode it comes close to the gated cells
+# (cross-validated R² of each cell's better width, at the defaults: LSTM 0.997,
+# statal 0.993, GRU 0.991, RNN 0.39). Longer
+# sequences (``n_timesteps``) make the task harder for every cell.
