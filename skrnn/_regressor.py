@@ -94,10 +94,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Maximum loss evaluations of ``"lbfgs"``.
     tol : float, default=1e-4
         Improvement below which an epoch counts as no improvement.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=25
         Consecutive epochs in which the training loss (or, with
         ``early_stopping``, the validation score) improves by less than
-        ``tol`` before training stops. Ignored by ``solver='lbfgs'``.
+        ``tol`` before training stops. Ignored by ``solver='lbfgs'``. 25, not
+        scikit-learn's 10: minibatch losses are noisy and recurrent networks
+        often sit on a plateau before the loss drops (see the user guide's
+        "The defaults, and why").
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
         improving and restore the best weights; the score is weighted by

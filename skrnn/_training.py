@@ -128,7 +128,7 @@ class Hyper:
     max_iter: int = 200
     max_fun: int = 15000
     tol: float = 1e-4
-    n_iter_no_change: int = 10
+    n_iter_no_change: int = 25
     early_stopping: bool = False
     shuffle: bool = True
     verbose: bool = False
