@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
-from ._network import POOLINGS
+from ._pooling import POOLINGS
 from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
