@@ -15,38 +15,36 @@ __all__ = ["SequenceStream", "forecast"]
 class SequenceStream:
     """Feed long series to a fitted model chunk by chunk, carrying its state.
 
-        Each call continues every series from where the previous call left it, so
-        the outputs are exactly those of one call over the whole series (Keras'
-        ``stateful=True``, without fixing the batch size in advance). Obtain one
-        with ``estimator.stream()``; :meth:`reset` starts over.
+    Each call continues every series from where the previous call left it, so
+    the outputs are exactly those of one call over the whole series (Keras'
+    ``stateful=True``, without fixing the batch size in advance). Obtain one
+    with ``estimator.stream()``; :meth:`reset` starts over.
 
-        Parameters
-        ----------
-        estimator : fitted RNNRegressor or RNNClassifier
-            Unidirectional (a reverse direction would need the future). The stream
-            keeps a snapshot of the model as it is when the stream opens: a later
-            ``fit``, ``partial_fit`` or ``load_state_dict`` on the estimator does not
-            change what this stream computes (open a new stream for the new model).
+    Parameters
+    ----------
+    estimator : fitted RNNRegressor or RNNClassifier
+        Unidirectional (a reverse direction would need the future). The stream
+        keeps a snapshot of the model as it is when the stream opens: a later
+        ``fit``, ``partial_fit`` or ``load_state_dict`` on the estimator does not
+        change what this stream computes (open a new stream for the new model).
 
-        Attributes
-        ----------
-        n_steps_seen_ : ndarray of shape (n_series,) or None
-            Steps consumed so far by each series (None before the first chunk).
+    Attributes
+    ----------
+    n_steps_seen_ : ndarray of shape (n_series,) or None
+        Steps consumed so far by each series (None before the first chunk).
 
-        Examples
-        --------
-        >>> import copy
-
-    import numpy as np
-        >>> from skrnn import RNNRegressor
-        >>> rng = np.random.RandomState(0)
-        >>> X, y = rng.normal(size=(30, 8, 1)), rng.normal(size=(30, 8))
-        >>> reg = RNNRegressor(hidden_layer_sizes=(4,), return_sequences=True,
-        ...                    max_iter=3, random_state=0).fit(X, y)
-        >>> stream = reg.stream()
-        >>> parts = [stream.predict(X[:2, :5]), stream.predict(X[:2, 5:])]
-        >>> np.allclose(np.concatenate(parts, axis=1), reg.predict(X[:2]))
-        True
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skrnn import RNNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(30, 8, 1)), rng.normal(size=(30, 8))
+    >>> reg = RNNRegressor(hidden_layer_sizes=(4,), return_sequences=True,
+    ...                    max_iter=3, random_state=0).fit(X, y)
+    >>> stream = reg.stream()
+    >>> parts = [stream.predict(X[:2, :5]), stream.predict(X[:2, 5:])]
+    >>> np.allclose(np.concatenate(parts, axis=1), reg.predict(X[:2]))
+    True
     """
 
     def __init__(self, estimator):
