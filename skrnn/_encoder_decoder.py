@@ -49,10 +49,7 @@ class EncoderDecoder:
         }
 
     def weight_names(self):
-        return [
-            *(f"encoder.{k}" for k in self.encoder.weight_names()),
-            *(f"decoder.{k}" for k in self.decoder.weight_names()),
-        ]
+        return list(self.param_shapes())
 
     def param_shapes(self):
         return {

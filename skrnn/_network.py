@@ -128,20 +128,11 @@ def _layer_keys(arch, k):
 
 def weight_names(arch):
     """Names of the parameters, in PyTorch ``state_dict()`` order."""
-    if arch.kind == "wavenet":
-        names = list(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
-        return [*names, "head.weight", "head.bias"]
-    names = [
-        name
-        for k in range(len(arch.hidden_sizes))
-        for keys in _layer_keys(arch, k)
-        for name in keys
-    ]
-    return [*names, "head.weight", "head.bias"]
+    return list(param_shapes(arch))
 
 
 def param_shapes(arch):
-    """Names and shapes of the parameters, in ``weight_names`` order.
+    """Names and shapes of the parameters, in PyTorch ``state_dict()`` order.
 
     Pure arithmetic on the architecture: no array is built or initialised, so a
     claimed architecture can be checked against stored weights at no cost.
