@@ -210,6 +210,10 @@ class BaseRNN(StateDictMixin, BaseEstimator):
         """The batch as the network reads it (patches of ``patch_size_`` steps)."""
         return to_patches(X3, lengths, getattr(self, "patch_size_", 1))
 
+    def _network_input(self, X3, lengths):
+        """A fitted model's input: its computation dtype, in patches."""
+        return self._patched(as_model_dtype(X3, self._dtype_of()), lengths)
+
     def _warn_short_receptive_field(self, n_timesteps):
         if self.cell != "wavenet":
             return
@@ -484,8 +488,7 @@ class BaseRNN(StateDictMixin, BaseEstimator):
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
         arch, params = self._arch(), self.state_dict_
-        X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
-        X3, lengths = self._patched(X3, lengths)
+        X3, lengths = self._network_input(X3, lengths)
         outs = []
         with blas_single_thread():
             for start in range(0, len(X3), PREDICT_CHUNK):

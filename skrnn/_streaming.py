@@ -5,7 +5,7 @@ import copy
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import as_model_dtype, check_finite_output
+from ._data import check_finite_output
 from ._losses import OUTPUT_ACTIVATIONS
 from ._parallel import blas_single_thread
 
@@ -89,8 +89,7 @@ class SequenceStream:
                 f"of {size}, or fit with patch_size=1 to stream step by step."
             )
         arch, params = est._arch(), est.state_dict_
-        X3 = as_model_dtype(X3, next(iter(params.values())).dtype)
-        X3, patches = est._patched(X3, lengths)
+        X3, patches = est._network_input(X3, lengths)
         with blas_single_thread():
             raw, state, _ = arch.forward(
                 params, X3, patches, state0=self._state, for_backward=False
