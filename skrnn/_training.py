@@ -367,6 +367,14 @@ def _restore(params, source):
         params[k][...] = v
 
 
+def _roll_back(state, hyper, last_good, last_optimizer):
+    """Back to the weights an interrupted or diverged epoch started from (the
+    best validation weights with early stopping) and their optimizer."""
+    best = hyper.early_stopping and state.best_params is not None
+    _restore(state.params, state.best_params if best else last_good)
+    state.optimizer = last_optimizer
+
+
 def _diverged(epoch, loss_curve, grad_norm_curve, model_kept):
     """The error for a divergence; the estimator completes the message."""
     last = f"{loss_curve[-1]:.3g}" if loss_curve else "none"
@@ -422,14 +430,10 @@ def fit_stochastic(
         try:
             result = _run_epoch(arch, loss, state, data, hyper, rng, guard)
         except KeyboardInterrupt:  # keep the last completed epoch's model
-            best = hyper.early_stopping and state.best_params is not None
-            _restore(state.params, state.best_params if best else last_good)
-            state.optimizer = last_optimizer
+            _roll_back(state, hyper, last_good, last_optimizer)
             raise
         if result is None:
-            best = hyper.early_stopping and state.best_params is not None
-            _restore(state.params, state.best_params if best else last_good)
-            state.optimizer = last_optimizer
+            _roll_back(state, hyper, last_good, last_optimizer)
             raise _diverged(
                 state.n_iter + 1,
                 state.loss_curve[first_epoch:],
