@@ -19,6 +19,7 @@ from ._data import (
     to_patches,
     validate_sequence_data,
 )
+from ._level import LocalLevelMixin
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
@@ -64,7 +65,7 @@ def _check_weight_sum(sw):
         )
 
 
-class BaseRNN(StateDictMixin, BaseEstimator):
+class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
     Subclasses define the loss (``_loss``), the target encoding
@@ -144,6 +145,7 @@ class BaseRNN(StateDictMixin, BaseEstimator):
         """Parameter combinations that cannot work, reported before any work."""
         if self.cell == "wavenet":
             self._check_wavenet()
+        self._check_local_level()
         size = getattr(self, "patch_size", 1)
         if size not in ("auto", 1) and getattr(self, "return_sequences", False):
             raise ValueError(
@@ -371,6 +373,7 @@ class BaseRNN(StateDictMixin, BaseEstimator):
             self._train_state = TrainState(self.state_dict_)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
+        X3, _ = self._leveled_input(X3, lengths)
         data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
         self.state_dict_ = self._as_dtype(X3.dtype)
         state = self._train_state
@@ -488,6 +491,7 @@ class BaseRNN(StateDictMixin, BaseEstimator):
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
         arch, params = self._arch(), self.state_dict_
+        X3, levels = self._leveled_input(X3, lengths)
         X3, lengths = self._network_input(X3, lengths)
         outs = []
         with blas_single_thread():
@@ -504,7 +508,10 @@ class BaseRNN(StateDictMixin, BaseEstimator):
                     shape = (len(raw), X3.shape[1] - T, raw.shape[2])
                     raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
                 outs.append(check_finite_output(raw))
-        return np.concatenate(outs, axis=0)
+        raw = np.concatenate(outs, axis=0)
+        if levels is not None:  # back from the level, in standardised units
+            raw += (levels / self.target_scale_).astype(raw.dtype)
+        return raw
 
     def _predict_output(self, X):
         """Network outputs after the output activation, and the input lengths."""

@@ -53,11 +53,16 @@ _COMMON = {
     "best_validation_score_": optional(real(finite=False)),
 }
 #: Fitted attributes stored as JSON values, each with the reader that checks it.
+_LEVEL = {
+    "local_level_": optional(one_of("last", "mean")),
+    "level_features_": optional(integers(0)),
+}
 SCALARS = {
-    "RNNRegressor": {**_COMMON, "_y_ndim": one_of(1, 2)},
+    "RNNRegressor": {**_COMMON, **_LEVEL, "_y_ndim": one_of(1, 2)},
     "RNNClassifier": _COMMON,
     "Seq2SeqTransformer": {
         **_COMMON,
+        **_LEVEL,
         "_autoencoder": boolean,
         "_target_kind": one_of("table", "array", "list", "list1d"),
         "n_timesteps_out_": integer(1, 2**31),
@@ -245,6 +250,8 @@ def _check_scalars(est):
     if isinstance(est, RNNRegressor) and est._y_ndim == 1:
         if est.n_outputs_ != 1 or est.return_sequences:
             raise Invalid("_y_ndim=1 (1-D targets) needs one output per sequence")
+    if hasattr(est, "local_level_"):
+        _check_levels(est)
     if isinstance(est, RNNClassifier):
         binary = est._label_binarizer.y_type_ == "binary"
         if binary and est.n_outputs_ != 1:
@@ -256,6 +263,19 @@ def _check_scalars(est):
             raise Invalid("an autoencoder outputs as many features as it reads")
         if (est._target_kind == "table") != table:
             raise Invalid("an autoencoder's output layout is its input layout")
+
+
+def _check_levels(est):
+    features = est.level_features_
+    if (est.local_level_ is None) != (features is None):
+        raise Invalid("local_level_ and level_features_ are set together")
+    if features is not None and (
+        len(features) != est.n_outputs_ or max(features) >= est._n_step_features
+    ):
+        raise Invalid(
+            "level_features_ needs one input feature index per output, each below "
+            "the number of input features"
+        )
 
 
 def _claimed_sizes(est, manifest):

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
 from ._data import to_padded_targets, unpad
+from ._level import LEVEL_CONSTRAINTS
 from ._pooling import POOLINGS
 from ._streaming import forecast
 
@@ -150,6 +151,27 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``return_sequences=True``). Use 1 to read step by step, as
         ``torch.nn.LSTM`` does on the same weights. The size used is in
         ``patch_size_``; streamed chunks must then be multiples of it.
+    local_level : {None, "mean", "last"}, default=None
+        For forecasting on windows of a series: the network reads each window
+        minus its per-feature mean (``"mean"``) or its last step (``"last"``)
+        and predicts the targets minus the level of the input feature each
+        continues; predictions add that level back (reversible instance
+        normalisation, Kim et al. 2022, without the rescaling). A model that
+        reads absolute levels cannot follow a series whose level leaves the
+        training range (a trend, a shift); on the user guide's forecasting
+        panel ``"mean"`` cut the error by 25-55% (for example ShampooSales
+        257 -> 114, beating the naive forecast). None (the default) because
+        general sequence regression has targets in other units than the
+        inputs. Not with ``return_sequences=True``, nor for :meth:`stream`
+        or ``forecast(window=None)``. The setting used is in
+        ``local_level_``.
+    level_features : None, int or array-like of int, default=None
+        With ``local_level``, the input feature each target column continues.
+        None: :func:`~skrnn.preprocessing.make_windows`' layout (column ``j``
+        continues feature ``j % n_features``; any number of columns for a
+        univariate series). An int: every column continues that feature
+        (``make_windows(..., target=k)``: ``level_features=k``). Fitted value:
+        ``level_features_``.
 
     Attributes
     ----------
@@ -183,6 +205,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Number of outputs per sequence (or per step).
     receptive_field_ : int
         With ``cell="wavenet"``: how many input steps one output can see.
+    local_level_ : {None, "mean", "last"}
+        The ``local_level`` training used.
+    level_features_ : tuple of int or None
+        With a local level, the input feature each output is measured from.
 
     Examples
     --------
@@ -234,6 +260,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         return_sequences=False,
         pooling="concat",
         patch_size="auto",
+        local_level=None,
+        level_features=None,
     ):
         self._store_params(locals())
 
@@ -245,6 +273,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        **LEVEL_CONSTRAINTS,
     }
 
     def _loss(self):
@@ -299,6 +328,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             mask = None
             Y = y.reshape(len(y), -1)
             valid = Y
+        if not reset and Y.shape[-1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[-1]} outputs but the model was fitted with "
+                f"{self.n_outputs_}."
+            )
+        levels = self._target_levels(X3, lengths, Y.shape[-1], reset)
+        if levels is not None:  # many-to-one only (_check_local_level)
+            Y = valid = Y - levels
         if reset:
             self._y_ndim = 1 if (not self.return_sequences and y.ndim == 1) else 2
             self.n_outputs_ = Y.shape[-1]
@@ -308,11 +345,6 @@ class RNNRegressor(RegressorMixin, BaseRNN):
                 np.average((valid - self.target_mean_) ** 2, axis=0, weights=sw)
             )
             self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
-        elif Y.shape[-1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y.shape[-1]} outputs but the model was fitted with "
-                f"{self.n_outputs_}."
-            )
         Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
         if mask is not None:
             Y[~mask] = 0

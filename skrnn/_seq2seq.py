@@ -18,6 +18,7 @@ from ._data import (
     unpad,
 )
 from ._encoder_decoder import EncoderDecoder
+from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._parallel import blas_single_thread
 
@@ -69,6 +70,19 @@ verbose, warm_start, clip_norm, clip_value
     bptt_steps : None, default=None
         Truncated BPTT is not available for the encoder-decoder (the code joins
         the whole input to the whole output); only None is accepted.
+    local_level : {None, "mean", "last"}, default=None
+        For forecasting: the encoder reads each input window minus its
+        per-feature mean (``"mean"``) or last step (``"last"``), the decoder
+        predicts the target sequence minus the level of the input feature each
+        target feature continues, and :meth:`predict` adds that level back
+        (see :class:`~skrnn.RNNRegressor`). :meth:`transform` then encodes the
+        shape relative to the level, and :meth:`inverse_transform` returns
+        sequences relative to it. Fitted value: ``local_level_``.
+    level_features : None, int or array-like of int, default=None
+        With ``local_level``, the input feature each target feature
+        continues: None for the same feature (or any number of target
+        features of a univariate input), an int for one feature for all, or
+        one index per target feature. Fitted value: ``level_features_``.
 
     Attributes
     ----------
@@ -81,6 +95,9 @@ verbose, warm_start, clip_norm, clip_value
         Target standardisation.
     n_outputs_ : int
         Features per output step.
+    local_level_, level_features_
+        The ``local_level`` training used and, with one, the input feature each
+        output feature is measured from (None without).
     loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, \
 grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         As in :class:`~skrnn.RNNRegressor` (the early-stopping score is the R² of
@@ -103,6 +120,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         **BaseRNN._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "bptt_steps": [None],
+        **LEVEL_CONSTRAINTS,
     }
 
     def __init__(
@@ -141,6 +159,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         clip_norm=1.0,
         clip_value=None,
         bptt_steps=None,
+        local_level=None,
+        level_features=None,
     ):
         self._store_params(locals())
 
@@ -186,6 +206,14 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 )
         Y3 = Y3.astype(dtype, copy=False)
         mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        if not reset and Y3.shape[2] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y3.shape[2]} features per step but the model was fitted "
+                f"with {self.n_outputs_}."
+            )
+        levels = self._target_levels(X3, lengths, Y3.shape[2], reset)
+        if levels is not None:
+            Y3 = Y3 - levels[:, None, :]
         if reset:
             self._autoencoder = not _is_sequences(y)
             self._target_kind = kind
@@ -198,11 +226,6 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 np.average((valid - self.target_mean_) ** 2, axis=0, weights=w)
             )
             self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
-        elif Y3.shape[2] != self.n_outputs_:
-            raise ValueError(
-                f"y has {Y3.shape[2]} features per step but the model was fitted "
-                f"with {self.n_outputs_}."
-            )
         Y3 = (Y3 - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
         Y3[~mask] = 0
         return Y3, mask.astype(dtype), None, out_lengths
@@ -276,7 +299,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 )
             )
 
-    def _decode(self, Z, out_lengths):
+    def _decode(self, Z, out_lengths, levels=None):
         arch, params = self._arch(), self.state_dict_
         T = int(out_lengths.max())
         outs = []
@@ -288,6 +311,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]
         )
         out = out * self.target_scale_ + self.target_mean_
+        if levels is not None:
+            out += levels[:, None, :]
         out[~(np.arange(T)[None, :] < out_lengths[:, None])] = 0
         return out
 
@@ -304,7 +329,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         """
         check_is_fitted(self)
         X3, lengths, _ = self._validate_X(X, reset=False)
-        return self._encode(X3, lengths)
+        return self._encode(self._leveled_input(X3, lengths)[0], lengths)
 
     def _out_layout(self, out, out_lengths, kind):
         if kind in ("list", "list1d"):
@@ -370,6 +395,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         """
         check_is_fitted(self)
         X3, lengths, kind = self._validate_X(X, reset=False)
+        X3, levels = self._leveled_input(X3, lengths)
         Z = self._encode(X3, lengths)
         if n_timesteps is None and self._autoencoder:
             out_lengths = lengths
@@ -380,7 +406,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             kind = self._target_kind
             if kind in ("list", "list1d") and n_timesteps is not None:
                 kind = "array"
-        return self._out_layout(self._decode(Z, out_lengths), out_lengths, kind)
+        out = self._decode(Z, out_lengths, levels)
+        return self._out_layout(out, out_lengths, kind)
 
     def score(self, X, y=None, sample_weight=None):
         """R² of the predicted sequences over all valid steps and features.
@@ -403,7 +430,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             Y3, out_lengths = X3, lengths
         else:
             Y3, out_lengths, _ = to_padded(y, name="y")
-        pred = self._decode(self._encode(X3, lengths), out_lengths)
+        X_in, levels = self._leveled_input(X3, lengths)
+        pred = self._decode(self._encode(X_in, lengths), out_lengths, levels)
         mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
         sw = None
         if sample_weight is not None:

@@ -127,6 +127,8 @@ class StateDictMixin:
         self._init_outputs(n_outputs, classes)
         n_features = n_inputs // self.patch_size_
         self.n_features_in_ = self._n_step_features = n_features
+        if hasattr(self, "local_level"):
+            self._fix_levels(n_outputs, n_features)
         self._fitted_layout = "sequences"
         self._fit_n_timesteps = None
         self.n_outputs_ = n_outputs

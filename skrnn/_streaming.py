@@ -61,6 +61,13 @@ class SequenceStream:
                 "reads each sequence backwards from its end. Fit with "
                 "bidirectional=False to stream."
             )
+        if getattr(estimator, "local_level_", None) is not None:
+            raise ValueError(
+                f"this model was fitted with local_level={estimator.local_level_!r}: "
+                "it reads each sequence from its own level, which a stream only "
+                "knows at the sequence's end. Predict on whole windows instead "
+                "(predict, or forecast with a window)."
+            )
         self.estimator = estimator
         self._model = _snapshot(estimator)
         self.reset()
@@ -173,6 +180,13 @@ def forecast(estimator, X, n_steps, window="auto"):
             f"forecast(window=None) feeds one step at a time, but this model reads "
             f"patches of {estimator.patch_size_} steps (patch_size_). Pass a window "
             "(the default 'auto' uses the training length) or fit with patch_size=1."
+        )
+    if window is None and getattr(estimator, "local_level_", None) is not None:
+        raise ValueError(
+            "forecast(window=None) carries the state through the whole history, "
+            f"but this model (local_level={estimator.local_level_!r}) reads each "
+            "window from its own level. Pass a window (the default 'auto' uses "
+            "the training length)."
         )
     X3, lengths, _ = estimator._validate_X(X, reset=False)
     horizon = estimator.n_outputs_ // F

@@ -44,15 +44,20 @@ REPRESENTATIVE = [
     (RNNClassifier, {"solver": "lbfgs"}),
     (RNNClassifier, {"cell": "wavenet"}),
     (Seq2SeqTransformer, {"solver": "sgd"}),
+    (RNNRegressor, {"local_level": "mean"}),
 ]
-# `-m slow` (CI runs it): the rest of every estimator x configuration, and the
-# dilated convolutions as a per-step network.
+# `-m slow` (CI runs it): the rest of every estimator x configuration, the
+# dilated convolutions as a per-step network, and the encoder-decoder read from
+# each window's level (the regressor's is in the default run).
 REST = [
     (Estimator, config)
     for Estimator in CLASSES
     for config in CONFIGS
     if (Estimator, config) not in REPRESENTATIVE
-] + [(Seq2SeqTransformer, {"cell": "wavenet"})]
+] + [
+    (Seq2SeqTransformer, {"cell": "wavenet"}),
+    (Seq2SeqTransformer, {"local_level": "last"}),
+]
 
 
 def _instances(cases):

@@ -408,6 +408,13 @@ def test_a_cell_the_converter_does_not_implement_is_refused(fitted):
         to_onnx(est, X)
 
 
+def test_a_model_read_from_each_windows_level_is_refused(fitted):
+    X, est = fitted
+    est = copy.deepcopy(est).set_params(local_level="mean")
+    with pytest.raises(ValueError, match="local_level='mean' is not supported"):
+        to_onnx(est, X)
+
+
 def test_float64_input_to_a_float32_model_is_cast_as_predict_does():
     rng = np.random.RandomState(12)
     X = rng.normal(size=(8, 4, 2)).astype(np.float32)

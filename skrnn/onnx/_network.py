@@ -123,6 +123,8 @@ NETWORK_PARAMS = {
     "n_components": None,
     "pooling": set(POOLINGS),
     "patch_size": None,  # the fitted patch_size_ is exported (see patches)
+    "local_level": {None},
+    "level_features": None,  # read only with a local_level, which is refused
 }
 SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
 
