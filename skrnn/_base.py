@@ -202,10 +202,10 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
         size = getattr(self, "patch_size", 1)
         if size != "auto":
             return int(size)
-        if self.return_sequences or self.cell == "statal":
-            # the statal cell's state is a per-feature memory of what was seen,
-            # kept step by step: patches would blur which feature fired
-            return 1
+        if self.return_sequences or not getattr(
+            CELLS.get(self.cell), "auto_patches", 1
+        ):
+            return 1  # per-step outputs, or a cell that reads step by step
         return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
 
     def _patched(self, X3, lengths):

@@ -1,104 +1,14 @@
-"""Recurrent cells: elementwise gate math for one time step, one registry entry each."""
-
-import numbers
+"""The standard recurrent cells (Elman, LSTM, GRU) and the registry of every cell."""
 
 import numpy as np
 
-__all__ = ["CELLS", "sigmoid_"]
+from ._cell_contract import Cell, sigmoid_
+from ._statal import StatalCell
+
+__all__ = ["CELLS", "Cell", "StatalCell", "sigmoid_"]
 
 
-def sigmoid_(x):
-    """Logistic sigmoid in place as ``0.5 * tanh(0.5 x) + 0.5`` (cheaper than expit)."""
-    x *= 0.5
-    np.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
-    return x
-
-
-class _Cell:
-    """Contract shared by every recurrent cell.
-
-    A layer of ``H`` units keeps a *visible state* ``h`` of width ``output_size(H)``
-    (what it emits and what the recurrent projection reads) and, for some cells, a
-    hidden carry (the LSTM cell state ``c``). Parameters follow PyTorch's layout:
-    ``weight_ih`` of shape ``(n_gates * H, n_inputs)``, ``weight_hh`` of shape
-    ``(n_gates * H, output_size(H))`` and two biases of shape ``(n_gates * H,)``.
-
-    The scan (``skrnn._recurrent``) owns the loop over time. Before it, the input
-    projection of every step is written into ``cache["gates"]`` of shape
-    ``(T, B, n_gates * H)`` together with :meth:`folded_bias` (for a prediction,
-    a few steps at a time into a smaller buffer). At step ``t`` it stores
-    ``h_{t-1} @ weight_hh.T`` in ``hg`` and calls :meth:`forward` with the row
-    ``g`` of that step's input projection, which the cell may overwrite; it must
-    write the new carries at index ``t + 1`` of the ``(T + 1, B, .)`` carry
-    buffers, and its step buffers at index ``t`` (for a prediction, one row
-    reused by every step).
-    :meth:`backward` receives the total gradient of ``h_t`` (and of the hidden
-    carries) and writes the gradient of the gate pre-activations at ``t`` into the
-    ``(B, n_gates * H)`` row ``d``, which is ``cache["gates"][t]`` itself: the
-    backward pass overwrites each step's gate values (read for the last time at
-    that step) with their gradient, so BPTT keeps no second ``(T, B, n_gates * H)``
-    buffer. A cell must therefore read everything it needs from
-    ``cache["gates"][t]`` before (or while) writing ``d``.
-
-    Two variations keep that memory bound for cells that need them:
-
-    - A cell whose hidden projection enters its gates differently from the input
-      projection (GRU: the reset gate multiplies it) sets
-      :attr:`separate_hh_gates` and also writes the gradient of ``h_{t-1} @
-      weight_hh.T`` for step ``t`` into the ``(B, n_gates * H)`` row ``dhg``; the
-      scan then keeps the differing columns in the step buffer
-      :attr:`hh_grad_buffer`, whose step ``t`` the cell no longer needs.
-    - A cell that computes its output in place from its gate pre-activations,
-      and whose backward reads only the outputs (the Elman cell), sets
-      :attr:`gates_in_output`: the scan then projects the inputs straight into
-      ``cache["h"][1:]`` (``cache["gates"]`` is that view), so the forward pass
-      keeps one sequence buffer, not two. The outputs are still needed after
-      ``backward(t)`` (as the previous state of step ``t + 1``), so ``d`` is then
-      a row of a separate buffer of a few steps, and the scan takes the weight
-      gradients one such chunk of steps at a time.
-    """
-
-    n_gates = 1
-    hidden_carries = ()  # names of carries besides the visible state "h"
-    # (T, B, H) buffers of per-step values the backward pass reads, allocated by
-    # the scan for the whole batch (each shard works on its rows)
-    step_buffers = ()
-    # trailing gate blocks where d(h @ W_hh.T) differs from d(gates), and the
-    # step buffer the scan overwrites with those columns of it, step by step, once
-    # backward(t) has read step t (for the weight gradient after the loop)
-    separate_hh_gates = 0
-    hh_grad_buffer = None
-    # the gate buffer is the output buffer h[1:] (requires n_gates * H == V)
-    gates_in_output = False
-
-    def forward_weights(self, w_ih, w_hh, bias, hidden_size):
-        """``(w_ih, w_hh, bias)`` the forward projections use (default: as given)."""
-        return w_ih, w_hh, bias
-
-    def __init__(self, nonlinearity="tanh", n_states=1):
-        self.nonlinearity = nonlinearity
-        self.n_states = n_states
-
-    @staticmethod
-    def output_size(hidden_size):
-        return hidden_size
-
-    @staticmethod
-    def init_biases(b_ih, b_hh, hidden_size):
-        """Adjust freshly zeroed biases in place (default: leave at zero)."""
-
-    def folded_bias(self, b_ih, b_hh, hidden_size):
-        """Bias added to the input projection before the loop (one add, not T)."""
-        return b_ih + b_hh
-
-    def alloc(self, batch, hidden_size, dtype):
-        """Extra forward buffers the cell keeps for its backward pass."""
-        return {}
-
-
-class RNNCell(_Cell):
+class RNNCell(Cell):
     r"""Elman cell: :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`.
 
     :math:`\phi` is ``tanh`` or ``relu`` (``nonlinearity``), as ``torch.nn.RNN``.
@@ -127,7 +37,7 @@ class RNNCell(_Cell):
         return None, {}
 
 
-class LSTMCell(_Cell):
+class LSTMCell(Cell):
     r"""Long short-term memory cell, PyTorch's equations and gate order (i, f, g, o).
 
     .. math::
@@ -222,7 +132,7 @@ class LSTMCell(_Cell):
         return None, {"c": dc}
 
 
-class GRUCell(_Cell):
+class GRUCell(Cell):
     r"""Gated recurrent unit, PyTorch's equations and gate order (r, z, n).
 
     .. math::
@@ -297,168 +207,6 @@ class GRUCell(_Cell):
         r *= cache["hn"][t]
         r *= n
         dhg[:, : 2 * H] = d[:, : 2 * H]
-        return direct, {}
-
-
-class StatalCell(_Cell):
-    r"""Statal cell: units that remember whether (and when) they saw their feature.
-
-    Each of the ``H`` units has an activation :math:`a_t \in [0, 1]`, the
-    probability that its feature is present at step ``t``, and ``K = n_states``
-    states :math:`s^k_t \in [0, 1]`, the probability that the feature has been
-    present at least once so far (``k = 1``) or recently (``k >= 2``):
-
-    .. math::
-        a_t = \sigma(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}) \\
-        s^k_t = \rho_k s^k_{t-1} + a_t (1 - \rho_k s^k_{t-1}),
-            \quad k = 1, \dots, K \\
-        h_t = [a_t, s^1_t, \dots, s^K_t]
-
-    with persistences :math:`\rho_1 = 1` and :math:`\rho_k = 1 - 10^{-(k-1)}`
-    for ``k >= 2`` (time constants of 10, 100, ... steps). With :math:`\rho_1 = 1`
-    the first state never forgets: :math:`s^1_t = s^1_{t-1} + a_t (1 - s^1_{t-1})`,
-    so from :math:`s^1_0 = 0`, :math:`s^1_t = 1 - \prod_{\tau \le t} (1 -
-    a_\tau)`, the probability of "seen at least once" when the per-step presences
-    are independent. It never decreases and stays in ``[0, 1]``. The other states
-    leak: after the feature fires and stays absent they decay like
-    :math:`\rho_k^n`, so a feature seen long ago keeps :math:`s^1` near 1 while
-    :math:`s^2, s^3, \dots` fade; together they say *when* it was seen.
-
-    The states are a second output of each unit. The visible state ``h_t`` has
-    ``H (1 + K)`` values in feature-major blocks: all ``H`` activations first, then
-    the ``H`` first states, and so on. The next step's recurrent projection reads
-    all of it, so ``weight_hh`` has shape ``(H, H (1 + K))`` (``n_gates = 1``). The
-    whole state lives in ``h`` (no hidden carry); it starts at zero ("never seen")
-    unless an initial state is given. The sigmoid is computed as
-    :math:`\sigma(x) = 0.5 \tanh(0.5 x) + 0.5`.
-
-    ``bias_ih`` starts at :attr:`initial_bias` (``-6``, ``bias_hh`` at 0) so a
-    fresh unit reads "absent" (:math:`\sigma(-6) \approx 0.0025`) on a neutral
-    input. The state accumulates the background activation, so it must be small
-    against the sequence length: at ``-2`` (0.12 per step) :math:`s^1` filled up
-    within a few dozen steps whatever the input, which left no gradient and no
-    signal (the 500-step marker task stayed at chance; at ``-6`` it reached 100%).
-
-    Parameters
-    ----------
-    nonlinearity : str, default="tanh"
-        Ignored (the activation is always the logistic sigmoid).
-    n_states : int, default=1
-        States per unit, ``K >= 1``.
-
-    Attributes
-    ----------
-    rho : ndarray of shape (n_states,)
-        Persistence :math:`\rho_k` of each state, in float64. In float32,
-        :math:`\rho_k` rounds to 1 from ``k = 9`` on (time constant beyond
-        :math:`10^7` steps), so such states never forget.
-
-    Examples
-    --------
-    One unit that fires only at the second step, with two states:
-
-    >>> import numpy as np
-    >>> from skrnn._cells import StatalCell
-    >>> from skrnn._recurrent import scan_forward
-    >>> cell = StatalCell(n_states=2)
-    >>> cell.output_size(1)
-    3
-    >>> params = [np.array([[100.0]]), np.zeros((1, 3)), np.zeros(1), np.zeros(1)]
-    >>> X = np.array([-1.0, 1.0, -1.0, -1.0]).reshape(4, 1, 1)  # (T, B, F)
-    >>> cache = scan_forward(cell, params, X)
-    >>> cache["h"][1:, 0]  # columns a, s^1 (ever seen), s^2 (rho = 0.9)
-    array([[0.  , 0.  , 0.  ],
-           [1.  , 1.  , 1.  ],
-           [0.  , 1.  , 0.9 ],
-           [0.  , 1.  , 0.81]])
-    """
-
-    #: Starting value of ``bias_ih``: a fresh unit is "off" on a neutral input.
-    initial_bias = -6.0
-
-    def __init__(self, nonlinearity="tanh", n_states=1):
-        if isinstance(n_states, bool) or not isinstance(n_states, numbers.Integral):
-            raise TypeError(
-                f"n_states must be an int, got {n_states!r} of type "
-                f"{type(n_states).__name__}; pass a whole number such as n_states=1."
-            )
-        if n_states < 1:
-            raise ValueError(
-                f"n_states must be >= 1, got {n_states}; pass n_states=1 for one "
-                "'ever seen' state per unit, or more to also record when."
-            )
-        super().__init__(nonlinearity, int(n_states))
-        k = np.arange(self.n_states)
-        self.rho = np.where(k == 0, 1.0, 1.0 - 10.0 ** (-k.astype(float)))
-
-    def output_size(self, hidden_size):
-        return hidden_size * (1 + self.n_states)
-
-    @staticmethod
-    def init_biases(b_ih, b_hh, hidden_size):
-        b_ih[:] = StatalCell.initial_bias
-
-    def alloc(self, batch, hidden_size, dtype):
-        K, H = self.n_states, hidden_size
-        return {
-            "rho": self.rho.astype(dtype)[:, None],
-            "one_minus_a": np.empty((batch, H), dtype),
-            "a_one_minus_a": np.empty((batch, H), dtype),
-            "tmp": np.empty((batch, K, H), dtype),
-            # gradient into h_{t-1}, reused every step (the scan adds it into its
-            # own buffer at once); the a-block stays zero
-            "direct": np.zeros((batch, (1 + K) * H), dtype),
-        }
-
-    def forward(self, t, g, hg, cache, b_hh):
-        B, H = hg.shape
-        K = self.n_states
-        a = g  # the gate row becomes the activation
-        a += hg
-        sigmoid_(a)
-        h = cache["h"][t + 1].reshape(B, 1 + K, H)
-        s_prev = cache["h"][t].reshape(B, 1 + K, H)[:, 1:]
-        h[:, 0] = a
-        # s = r + a (1 - r) with r = rho * s_prev: adding a nonnegative term to
-        # r keeps s^1 exactly non-decreasing and every state <= 1 in floating point.
-        s, tmp = h[:, 1:], cache["tmp"]
-        if K > 1:
-            r = np.multiply(s_prev, cache["rho"], out=s)
-        else:
-            r = s_prev
-        np.subtract(1, r, out=tmp)
-        tmp *= a[:, None]
-        np.add(r, tmp, out=s)
-
-    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
-        K = self.n_states
-        B, H = d.shape
-        a = cache["gates"][t]
-        s_prev = cache["h"][t].reshape(B, 1 + K, H)[:, 1:]
-        dh = dh.reshape(B, 1 + K, H)
-        ds = dh[:, 1:]
-        rho = cache["rho"]
-        # da = dh_a + sum_k ds_k * (1 - rho_k s_prev_k)
-        tmp = cache["tmp"]
-        if K > 1:
-            np.multiply(s_prev, rho, out=tmp)
-            np.subtract(1, tmp, out=tmp)
-        else:
-            np.subtract(1, s_prev, out=tmp)
-        tmp *= ds
-        # d aliases a (the gate buffer becomes its gradient): read a first
-        oma, aoma = cache["one_minus_a"], cache["a_one_minus_a"]
-        np.subtract(1, a, out=oma)
-        np.multiply(a, oma, out=aoma)
-        np.sum(tmp, axis=1, out=d)
-        d += dh[:, 0]
-        d *= aoma
-        # direct path to h_{t-1}: ds_k * rho_k * (1 - a) on the state blocks
-        direct = cache["direct"]
-        ds_prev = direct.reshape(B, 1 + K, H)[:, 1:]
-        np.multiply(ds, oma[:, None], out=ds_prev)
-        if K > 1:
-            ds_prev *= rho
         return direct, {}
 
 

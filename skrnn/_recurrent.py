@@ -277,7 +277,8 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     dtype = X.dtype
     rec_mask, valid = cache["rec_mask"], cache["valid"]
     H = GH // cell.n_gates
-    # The gate buffer becomes the gate gradient, step by step (see ``_Cell``).
+    # The gate buffer becomes the gate gradient, step by step (see
+    # ``skrnn._cell_contract.Cell``).
     chunk = grad_chunk(cell, T, B)
     if cell.gates_in_output:
         dgates = np.empty((chunk, B, GH), dtype)

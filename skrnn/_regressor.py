@@ -10,6 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
+from ._cells import CELLS
 from ._data import to_padded_targets, unpad
 from ._level import LEVEL_CONSTRAINTS
 from ._pooling import POOLINGS
@@ -517,8 +518,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.input_tags.allow_nan = False
-        # The statal cell detects whether features were ever present; it is not
-        # built to carry an arbitrary value from one step to the end (what
-        # scikit-learn's regression check asks), so its generic score is poor.
-        tags.regressor_tags.poor_score = self.cell == "statal"
+        # A cell built to detect events (the statal cell: were features ever
+        # present?) does not carry an arbitrary value from one step to the end,
+        # which scikit-learn's regression check asks: its generic score is poor.
+        cell = CELLS.get(self.cell)
+        tags.regressor_tags.poor_score = getattr(cell, "poor_regression_score", False)
         return tags

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skrnn import RNNClassifier, RNNRegressor
+from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, forward
 from skrnn._optim import AdamOptimizer
 from skrnn._training import TrainData, batch_loss_grad
@@ -268,6 +269,10 @@ def test_auto_patch_size_keeps_at_most_32_steps():
         assert reg.patch_size_ == expected
     seq = RNNRegressor("gru", (2,), return_sequences=True, max_iter=1)
     assert seq.fit(X, X[:, :, 0]).patch_size_ == 1
+    # a cell that reads step by step says so in its registry entry
+    statal = RNNRegressor("statal", (2,), max_iter=1).fit(X, X[:, -1, 0])
+    assert statal.patch_size_ == 1 and not CELLS["statal"].auto_patches
+    assert all(CELLS[name].auto_patches for name in ("rnn", "lstm", "gru"))
 
 
 def test_patches_of_ragged_sequences_end_with_each_sequence():

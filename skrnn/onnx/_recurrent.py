@@ -86,7 +86,7 @@ def _gru_step(bb, cell, g, h, c, w_hh, H, b_hh):
 
 
 def _statal_step(bb, cell, g, h, c, w_hh, H, b_hh):
-    # skrnn._cells.StatalCell: h = [a, s^1, ..., s^K] in feature-major blocks
+    # skrnn._statal.StatalCell: h = [a, s^1, ..., s^K] in feature-major blocks
     K = cell.n_states
     a = bb.sigmoid(bb.op("Add", g, bb.matmul_t(h, w_hh)))
     s_prev = bb.op("Reshape", bb.cols(h, H, (1 + K) * H), bb.ints(0, K, H))
