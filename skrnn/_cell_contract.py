@@ -81,9 +81,10 @@ class Cell:
         """``(w_ih, w_hh, bias)`` the forward projections use (default: as given)."""
         return w_ih, w_hh, bias
 
-    def __init__(self, nonlinearity="tanh", n_states=1):
-        self.nonlinearity = nonlinearity
-        self.n_states = n_states
+    #: The network options (``Architecture`` fields, the estimators' parameters
+    #: of the same names) this cell reads, passed to its constructor by keyword.
+    #: A cell is built with its own options only (see ``make_cell``).
+    options = ()
 
     @staticmethod
     def output_size(hidden_size):

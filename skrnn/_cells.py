@@ -17,6 +17,10 @@ class RNNCell(Cell):
     """
 
     gates_in_output = True
+    options = ("nonlinearity",)
+
+    def __init__(self, nonlinearity="tanh"):
+        self.nonlinearity = nonlinearity
 
     def forward(self, t, g, hg, cache, b_hh):
         h = cache["h"][t + 1]

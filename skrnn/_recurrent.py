@@ -437,8 +437,15 @@ def _backward_rows(
 
 
 def make_cell(name, nonlinearity="tanh", n_states=1):
-    """Instantiate the registered cell ``name`` (options a cell ignores are unused)."""
-    return CELLS[name](nonlinearity, n_states)
+    """Instantiate the registered cell ``name`` with the options it declares.
+
+    The network holds every cell's options; each cell receives only those in
+    its ``options`` (the Elman cell its nonlinearity, the statal cell its
+    number of states), so no cell sees another's.
+    """
+    cls = CELLS[name]
+    given = {"nonlinearity": nonlinearity, "n_states": n_states}
+    return cls(**{option: given[option] for option in cls.options})
 
 
 def direction_inputs(X, lengths, ragged):

@@ -50,8 +50,6 @@ class StatalCell(Cell):
 
     Parameters
     ----------
-    nonlinearity : str, default="tanh"
-        Ignored (the activation is always the logistic sigmoid).
     n_states : int, default=1
         States per unit, ``K >= 1``.
 
@@ -89,7 +87,9 @@ class StatalCell(Cell):
     # it detects whether features were present; it does not fit dense values
     poor_regression_score = True
 
-    def __init__(self, nonlinearity="tanh", n_states=1):
+    options = ("n_states",)
+
+    def __init__(self, n_states=1):
         if isinstance(n_states, bool) or not isinstance(n_states, numbers.Integral):
             raise TypeError(
                 f"n_states must be an int, got {n_states!r} of type "
@@ -100,7 +100,7 @@ class StatalCell(Cell):
                 f"n_states must be >= 1, got {n_states}; pass n_states=1 for one "
                 "'ever seen' state per unit, or more to also record when."
             )
-        super().__init__(nonlinearity, int(n_states))
+        self.n_states = int(n_states)
         k = np.arange(self.n_states)
         self.rho = np.where(k == 0, 1.0, 1.0 - 10.0 ** (-k.astype(float)))
 

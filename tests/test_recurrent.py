@@ -374,11 +374,17 @@ def test_prediction_scan_keeps_only_the_carries(monkeypatch, cell_name):
     assert peak < carries + extra, peak / carries
 
 
-def test_make_cell_builds_the_registered_class():
+def test_make_cell_builds_the_registered_class_with_its_own_options():
+    given = {"nonlinearity": "relu", "n_states": 2}
     for name in CELL_NAMES:
         cell = make_cell(name, "relu", 2)
         assert type(cell) is CELLS[name]
-        assert cell.nonlinearity == "relu"
+        for option in given:  # a cell holds the options it declares, no other
+            assert hasattr(cell, option) == (option in cell.options)
+            if option in cell.options:
+                assert getattr(cell, option) == given[option]
+    assert make_cell("rnn", "relu", 2).options == ("nonlinearity",)
+    assert make_cell("statal", "relu", 2).options == ("n_states",)
     with pytest.raises(KeyError):
         make_cell("no such cell")
 
