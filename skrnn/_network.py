@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._losses import LOSSES
 from ._pooling import POOLINGS
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
 from ._wavenet import param_shapes as wavenet_param_shapes
@@ -16,7 +15,6 @@ __all__ = [
     "forward",
     "backward",
     "init_params",
-    "loss_and_grad",
     "param_shapes",
     "penalty",
     "weight_names",
@@ -467,36 +465,3 @@ def penalty(params, alpha, n_eff, grads=None):
             if grads is not None:
                 grads[name] += scale * p
     return value
-
-
-def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwargs):
-    """Loss (with L2 penalty) and gradients for one batch.
-
-    Parameters
-    ----------
-    loss : str
-        Key of ``LOSSES``.
-    Y : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
-        Targets in the raw-output layout (one-hot for ``"log_loss"``).
-    weights : ndarray of shape (batch,) or (batch, n_steps)
-        Nonnegative weight per row (sample weight times step mask); zero rows
-        (padded steps) contribute nothing. The data term is the weighted mean.
-    alpha : float
-        L2 penalty, see :func:`penalty`; ``n_eff`` is the sum of sample weights.
-    **kwargs
-        Passed to :func:`forward` (``valid``, ``state0``, ``masks``).
-
-    Returns
-    -------
-    value : float
-    grads : dict of ndarray
-    stateT : list
-    """
-    raw, stateT, cache = forward(arch, params, X, lengths, **kwargs)
-    n_out = raw.shape[-1]
-    w = weights / weights.sum()
-    value, draw = LOSSES[loss](raw.reshape(-1, n_out), Y.reshape(-1, n_out), w.ravel())
-    grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
-    n_eff = weights.sum() if weights.ndim == 1 else weights.max(axis=1).sum()
-    value += penalty(params, alpha, n_eff, grads)
-    return value, grads, stateT
