@@ -334,6 +334,10 @@ class BaseRNN(StateDictMixin, BaseEstimator):
             )
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
+        if incremental:
+            # scikit-learn's _fit_context skips this for partial_fit on a fitted
+            # estimator; the training core trusts every setting, so check here
+            self._validate_params()
         self._hidden_sizes()
         self._check_combination()
         first = not hasattr(self, "state_dict_")

@@ -296,9 +296,10 @@ def _wavenet_params(params):
 
 
 def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
-    # the convolution stack keeps its activations either way (one GEMM a layer)
-    if valid is not None and not np.array_equal(valid, valid_mask(lengths, len(h))):
-        raise ValueError("the wavenet stack takes right-padded batches only.")
+    # the convolution stack keeps its activations either way (one GEMM a layer);
+    # it reads right-padded batches only, so ``valid`` is the mask of ``lengths``
+    # (the estimators refuse truncated BPTT, the one caller of left-aligned
+    # windows, for cell="wavenet")
     in_mask = None if masks is None else masks["input"][0]
     if in_mask is not None:
         h = h * in_mask
@@ -342,6 +343,10 @@ def forward(
 ):
     """Run the network on a batch.
 
+    Runs on every batch and trusts its inputs, which the estimators validate once
+    at their boundary: ``params`` as :func:`init_params` builds them, all arrays
+    in one float dtype (float32 or float64).
+
     Parameters
     ----------
     arch : Architecture
@@ -349,9 +354,11 @@ def forward(
     X : ndarray of shape (batch, n_steps, n_inputs)
         Right-padded input in the computation dtype.
     lengths : ndarray of int of shape (batch,)
+        Valid steps per sequence, in ``[1, n_steps]``.
     valid : ndarray of bool of shape (n_steps, batch), default=None
         Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
-        left-aligned windows).
+        left-aligned windows). Recurrent stacks only: the wavenet stack reads
+        right-padded batches, whose mask is that of ``lengths``.
     state0 : list, default=None
         Initial state (as returned in ``stateT``); None means zeros.
     masks : dict, default=None
