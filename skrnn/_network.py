@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._initializers import glorot_uniform
 from ._pooling import POOLINGS
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
 from ._wavenet import param_shapes as wavenet_param_shapes
@@ -189,11 +190,8 @@ def _head_width(arch):
 
 
 def _add_head(arch, params, rng, dtype):
-    n_top = _head_width(arch)
-    limit = np.sqrt(6.0 / (n_top + arch.n_outputs))
-    params["head.weight"] = rng.uniform(-limit, limit, (arch.n_outputs, n_top)).astype(
-        dtype
-    )
+    shape = (arch.n_outputs, _head_width(arch))
+    params["head.weight"] = glorot_uniform(rng, shape, dtype)
     params["head.bias"] = np.zeros(arch.n_outputs, dtype)
     return params
 

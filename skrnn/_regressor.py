@@ -10,8 +10,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
-from ._data import to_padded_targets, unpad
+from ._data import length_mask, to_padded_targets, unpad
 from ._pooling import POOLINGS
+from ._scaling import standardize_targets, target_scaling
 from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
@@ -303,17 +304,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             self._y_ndim = 1 if (not self.return_sequences and y.ndim == 1) else 2
             self.n_outputs_ = Y.shape[-1]
             # weighted, so that integer weights equal repeated samples
-            self.target_mean_ = np.average(valid, axis=0, weights=sw)
-            scale = np.sqrt(
-                np.average((valid - self.target_mean_) ** 2, axis=0, weights=sw)
-            )
-            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
+            self.target_mean_, self.target_scale_ = target_scaling(valid, sw, dtype)
         elif Y.shape[-1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[-1]} outputs but the model was fitted with "
                 f"{self.n_outputs_}."
             )
-        Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        Y = standardize_targets(Y, self.target_mean_, self.target_scale_, dtype)
         if mask is not None:
             Y[~mask] = 0
             mask = mask.astype(dtype)
@@ -405,7 +402,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         out = out * self.target_scale_ + self.target_mean_
         if not self.return_sequences:
             return out.ravel() if self._y_ndim == 1 else out
-        out[~(np.arange(out.shape[1])[None, :] < lengths[:, None])] = 0
+        out[~length_mask(lengths, out.shape[1])] = 0
         if kind in ("list", "list1d"):
             seqs = unpad(out, lengths)
             return [s[:, 0] if self.n_outputs_ == 1 else s for s in seqs]

@@ -13,6 +13,7 @@ from ._base import PREDICT_CHUNK, BaseRNN, _stochastic_solver
 from ._data import (
     as_model_dtype,
     check_finite_output,
+    length_mask,
     restore_kind,
     to_padded,
     unpad,
@@ -20,6 +21,7 @@ from ._data import (
 from ._encoder_decoder import EncoderDecoder
 from ._network import Architecture
 from ._parallel import blas_single_thread
+from ._scaling import standardize_targets, target_scaling
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -185,7 +187,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                     "target sequence per input sequence."
                 )
         Y3 = Y3.astype(dtype, copy=False)
-        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        mask = length_mask(out_lengths, Y3.shape[1])
         if reset:
             self._autoencoder = not _is_sequences(y)
             self._target_kind = kind
@@ -193,17 +195,13 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             self.n_timesteps_out_ = int(out_lengths.max())
             w = np.broadcast_to(sw[:, None], mask.shape)[mask]
             valid = Y3[mask]
-            self.target_mean_ = np.average(valid, axis=0, weights=w)
-            scale = np.sqrt(
-                np.average((valid - self.target_mean_) ** 2, axis=0, weights=w)
-            )
-            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
+            self.target_mean_, self.target_scale_ = target_scaling(valid, w, dtype)
         elif Y3.shape[2] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y3.shape[2]} features per step but the model was fitted "
                 f"with {self.n_outputs_}."
             )
-        Y3 = (Y3 - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+        Y3 = standardize_targets(Y3, self.target_mean_, self.target_scale_, dtype)
         Y3[~mask] = 0
         return Y3, mask.astype(dtype), None, out_lengths
 
@@ -288,7 +286,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]
         )
         out = out * self.target_scale_ + self.target_mean_
-        out[~(np.arange(T)[None, :] < out_lengths[:, None])] = 0
+        out[~length_mask(out_lengths, T)] = 0
         return out
 
     def transform(self, X):
@@ -404,7 +402,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         else:
             Y3, out_lengths, _ = to_padded(y, name="y")
         pred = self._decode(self._encode(X3, lengths), out_lengths)
-        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        mask = length_mask(out_lengths, Y3.shape[1])
         sw = None
         if sample_weight is not None:
             sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]

@@ -32,6 +32,8 @@ about ``5 * n_layers * T * B * C`` floats.
 
 import numpy as np
 
+from ._initializers import glorot_uniform
+
 __all__ = [
     "param_shapes",
     "receptive_field",
@@ -141,9 +143,7 @@ def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
         if key.endswith(".bias"):
             params[key] = np.zeros(shape, dtype)
         else:
-            limit = np.sqrt(6.0 / ((shape[0] + shape[1]) * shape[2]))
-            draw = rng.uniform(-limit, limit, size=shape)
-            params[key] = draw.astype(dtype, copy=False)
+            params[key] = glorot_uniform(rng, shape, dtype)
     return params
 
 
