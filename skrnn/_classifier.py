@@ -212,13 +212,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
                 params, val.X, val.lengths, for_backward=False
             )
             pred = self._decode(activation(raw))
-            truth = self._decode(val.Y)
-            # weighted as in training (scikit-learn's MLP weights this score)
-            w = val.row_weights()
-            if val.step_mask is not None:
-                keep = val.step_mask > 0
-                return accuracy_score(truth[keep], pred[keep], sample_weight=w[keep])
-            return accuracy_score(truth, pred, sample_weight=w)
+            return val.score(accuracy_score, self._decode(val.Y), pred)
 
         return score
 

@@ -331,12 +331,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             )
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
-            # weighted as in training (scikit-learn's MLP weights this score)
-            w = val.row_weights()
-            if val.step_mask is not None:
-                keep = val.step_mask > 0
-                return r2_score(truth[keep], pred[keep], sample_weight=w[keep])
-            return r2_score(truth, pred, sample_weight=w)
+            return val.score(r2_score, truth, pred)
 
         return score
 

@@ -214,9 +214,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 out_lengths=val.out_lengths,
                 for_backward=False,
             )
-            keep = val.step_mask > 0
-            w = val.row_weights()[keep]  # weighted as in training
-            return r2_score(val.Y[keep], raw[keep], sample_weight=w)
+            return val.score(r2_score, val.Y, raw)
 
         return score
 

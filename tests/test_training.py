@@ -258,3 +258,29 @@ def test_the_gradient_an_estimator_trains_on_matches_finite_differences(
         np.testing.assert_allclose(
             g, numeric[k], rtol=0, atol=1e-6 * scale + 1e-9, err_msg=k
         )
+
+
+def test_validation_score_counts_the_weighted_rows_only():
+    # per-step targets: the steps of weight zero (padding) are left out, the
+    # others weighted by sample weight times step weight
+    Y = np.array([[[1.0], [2.0], [9.0]], [[3.0], [4.0], [5.0]]])
+    pred = Y + np.array([[[1.0], [0.0], [-50.0]], [[0.0], [2.0], [0.0]]])
+    steps = np.array([[1.0, 1.0, 0.0], [1.0, 3.0, 1.0]])
+    data = TrainData(np.zeros((2, 3, 1)), np.array([2, 3]), Y, np.array([2.0, 1.0]))
+    data.step_mask = steps
+
+    def weighted_mse(truth, p, sample_weight):
+        assert truth.shape == p.shape == (5, 1)  # the 5 steps of positive weight
+        return float(np.average((truth - p)[:, 0] ** 2, weights=sample_weight))
+
+    # errors 1, 0 (weights 2, 2) and 0, 2, 0 (weights 1, 3, 1)
+    assert data.score(weighted_mse, Y, pred) == pytest.approx((2 + 12) / 9)
+    many_to_one = TrainData(data.X, data.lengths, Y[:, 0], np.array([2.0, 1.0]))
+    score = many_to_one.score(
+        lambda t, p, sample_weight: float(
+            np.average((t - p)[:, 0], weights=sample_weight)
+        ),
+        Y[:, 0],
+        pred[:, 0],
+    )
+    assert score == pytest.approx(-2 / 3)
