@@ -22,12 +22,13 @@ from ._data import (
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
+from ._pooling import POOLINGS
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 from ._wavenet import receptive_field, wavenet_depth
 
-__all__ = ["BaseRNN"]
+__all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
 
 #: Rows per chunk when predicting, so memory stays bounded on large batches.
 PREDICT_CHUNK = 1024
@@ -55,6 +56,26 @@ def _stochastic_solver(estimator):
             "solver='lbfgs'. Use solver='adam' or 'sgd'."
         )
     return True
+
+
+def _check_y_present(estimator, y):
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y "
+            "is None."
+        )
+
+
+#: Parameters of the estimators with a many-to-one or per-step head (the
+#: regressor and the classifier; the encoder-decoder has neither).
+SEQUENCE_OUTPUT_CONSTRAINTS = {
+    "return_sequences": ["boolean"],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "patch_size": [
+        StrOptions({"auto"}),
+        Interval(Integral, 1, None, closed="left"),
+    ],
+}
 
 
 def _check_weight_sum(sw):

@@ -10,10 +10,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseRNN, _stochastic_solver
+from ._base import (
+    SEQUENCE_OUTPUT_CONSTRAINTS,
+    BaseRNN,
+    _check_y_present,
+    _stochastic_solver,
+)
 from ._data import to_padded_targets, unpad
 from ._losses import OUTPUT_ACTIVATIONS
-from ._regressor import RNNRegressor, _check_y_present
 
 __all__ = ["RNNClassifier"]
 
@@ -63,7 +67,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
     """
 
     _parameter_constraints = {
-        **RNNRegressor._parameter_constraints,
+        **BaseRNN._parameter_constraints,
+        **SEQUENCE_OUTPUT_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 

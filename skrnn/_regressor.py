@@ -1,29 +1,22 @@
 """RNNRegressor: many-to-one and many-to-many regression with a recurrent network."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import BaseRNN, _stochastic_solver
+from ._base import (
+    SEQUENCE_OUTPUT_CONSTRAINTS,
+    BaseRNN,
+    _check_y_present,
+    _stochastic_solver,
+)
 from ._data import length_mask, to_padded_targets, unpad
-from ._pooling import POOLINGS
 from ._scaling import standardize_targets, target_scaling
 from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
-
-
-def _check_y_present(estimator, y):
-    if y is None:
-        raise ValueError(
-            f"{type(estimator).__name__} requires y to be passed, but the target y "
-            "is None."
-        )
 
 
 class RNNRegressor(RegressorMixin, BaseRNN):
@@ -240,12 +233,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,
-        "return_sequences": ["boolean"],
-        "pooling": [StrOptions(set(POOLINGS))],
-        "patch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
+        **SEQUENCE_OUTPUT_CONSTRAINTS,
     }
 
     def _loss(self):
