@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._initializers import glorot_uniform
+from ._masks import valid_mask
 from ._pooling import POOLINGS
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
 from ._wavenet import param_shapes as wavenet_param_shapes
@@ -235,13 +236,6 @@ def draw_masks(arch, rng, batch, dtype):
         masks["recurrent"].append(None if rec[0] is None else rec)
     masks["head"] = mask(arch.dropout, _head_width(arch))
     return masks
-
-
-def valid_mask(lengths, n_steps):
-    """Boolean ``(n_steps, batch)`` mask of valid steps, or None if none is padded."""
-    if lengths.min() >= n_steps:
-        return None
-    return np.arange(n_steps)[:, None] < lengths[None, :]
 
 
 def _recurrent_forward(arch, params, h, lengths, valid, state0, masks, for_backward):

@@ -33,6 +33,7 @@ about ``5 * n_layers * T * B * C`` floats.
 import numpy as np
 
 from ._initializers import glorot_uniform
+from ._masks import valid_mask
 
 __all__ = [
     "param_shapes",
@@ -149,10 +150,9 @@ def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
 
 def _padded_input(X, lengths):
     """``(X, lengths or None, valid or None)``: contiguous, zero on padded steps."""
-    T = X.shape[0]
-    if lengths is None or lengths.min() == T:
+    valid = None if lengths is None else valid_mask(lengths, X.shape[0])
+    if valid is None:
         return np.ascontiguousarray(X), None, None
-    valid = np.arange(T)[:, None] < lengths[None, :]
     return np.where(valid[:, :, None], X, X.dtype.type(0)), lengths, valid
 
 
