@@ -7,8 +7,9 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from skrnn._network import Architecture, forward, loss_and_grad
+from skrnn._network import Architecture, forward
 from skrnn._optim import AdamOptimizer
+from skrnn._training import TrainData, batch_loss_grad
 
 #: (batch, steps, features, hidden) of issue 5.
 SHAPES = [(16, 20, 1, 32), (32, 50, 8, 64), (64, 100, 8, 128), (128, 200, 16, 256)]
@@ -94,10 +95,10 @@ class SkrnnModel:
 
     def train_step(self, X, y):
         lengths = np.full(len(X), X.shape[1])
-        w = np.ones(len(X), X.dtype)
-        value, grads = loss_and_grad(
-            self.arch, "squared_error", self.params, X, lengths, y, w
-        )[:2]
+        batch = TrainData(X, lengths, y, np.ones(len(X), X.dtype))
+        value, grads = batch_loss_grad(
+            self.arch, "squared_error", self.params, batch, 0.0
+        )
         self.opt.update_params(
             [self.params[k] for k in self.names], [grads[k] for k in self.names]
         )

@@ -23,12 +23,13 @@ from ._level import LocalLevelMixin
 from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
+from ._pooling import POOLINGS
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 from ._wavenet import receptive_field, wavenet_depth
 
-__all__ = ["BaseRNN"]
+__all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
 
 #: Rows per chunk when predicting, so memory stays bounded on large batches.
 PREDICT_CHUNK = 1024
@@ -56,6 +57,26 @@ def _stochastic_solver(estimator):
             "solver='lbfgs'. Use solver='adam' or 'sgd'."
         )
     return True
+
+
+def _check_y_present(estimator, y):
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y "
+            "is None."
+        )
+
+
+#: Parameters of the estimators with a many-to-one or per-step head (the
+#: regressor and the classifier; the encoder-decoder has neither).
+SEQUENCE_OUTPUT_CONSTRAINTS = {
+    "return_sequences": ["boolean"],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "patch_size": [
+        StrOptions({"auto"}),
+        Interval(Integral, 1, None, closed="left"),
+    ],
+}
 
 
 def _check_weight_sum(sw):
@@ -336,6 +357,10 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
             )
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
+        if incremental:
+            # scikit-learn's _fit_context skips this for partial_fit on a fitted
+            # estimator; the training core trusts every setting, so check here
+            self._validate_params()
         self._hidden_sizes()
         self._check_combination()
         first = not hasattr(self, "state_dict_")

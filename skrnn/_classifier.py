@@ -10,10 +10,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseRNN, _stochastic_solver
+from ._base import (
+    SEQUENCE_OUTPUT_CONSTRAINTS,
+    BaseRNN,
+    _check_y_present,
+    _stochastic_solver,
+)
 from ._data import to_padded_targets, unpad
 from ._losses import OUTPUT_ACTIVATIONS
-from ._regressor import RNNRegressor, _check_y_present
 
 __all__ = ["RNNClassifier"]
 
@@ -63,7 +67,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
     """
 
     _parameter_constraints = {
-        **RNNRegressor._parameter_constraints,
+        **BaseRNN._parameter_constraints,
+        **SEQUENCE_OUTPUT_CONSTRAINTS,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
@@ -212,13 +217,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
                 params, val.X, val.lengths, for_backward=False
             )
             pred = self._decode(activation(raw))
-            truth = self._decode(val.Y)
-            # weighted as in training (scikit-learn's MLP weights this score)
-            w = val.row_weights()
-            if val.step_mask is not None:
-                keep = val.step_mask > 0
-                return accuracy_score(truth[keep], pred[keep], sample_weight=w[keep])
-            return accuracy_score(truth, pred, sample_weight=w)
+            return val.score(accuracy_score, self._decode(val.Y), pred)
 
         return score
 

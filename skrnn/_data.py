@@ -4,6 +4,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
+from ._masks import length_mask
 from ._readers import (
     LAYOUT_HINT,
     NAN_FIX,
@@ -217,30 +218,6 @@ def check_finite_output(raw, name="X"):
             "in training (for example with skrnn.preprocessing.SequenceScaler)."
         )
     return raw
-
-
-def length_mask(lengths, max_len):
-    """Boolean mask of the valid (non-padding) steps.
-
-    Parameters
-    ----------
-    lengths : ndarray of shape (n_samples,)
-        Valid steps per sequence.
-    max_len : int
-        Padded length.
-
-    Returns
-    -------
-    mask : ndarray of shape (n_samples, max_len), dtype bool
-        ``mask[i, t]`` is True iff ``t < lengths[i]``.
-
-    Examples
-    --------
-    >>> length_mask(np.array([2, 1]), 3)
-    array([[ True,  True, False],
-           [ True, False, False]])
-    """
-    return np.arange(max_len) < np.asarray(lengths)[:, None]
 
 
 def to_padded_targets(y, lengths, *, name="y", labels=False):

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy.special import log_softmax
 
+from ._cells import sigmoid_
+
 __all__ = ["LOSSES", "OUTPUT_ACTIVATIONS"]
 
 
@@ -15,11 +17,7 @@ def _softmax(raw):
 
 
 def _logistic(raw):
-    out = raw * 0.5
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    return sigmoid_(raw.copy())
 
 
 #: Map raw network outputs to predictions.
@@ -54,7 +52,7 @@ def binary_log_loss(raw, Y, w):
     # log(1 + exp(x)) - y x, stable for large |x|
     per = np.logaddexp(0, raw) - Y * raw
     loss = float(np.dot(w, per.sum(axis=1)))
-    draw = _logistic(raw.copy())
+    draw = sigmoid_(raw.copy())
     draw -= Y
     draw *= w[:, None]
     return loss, draw

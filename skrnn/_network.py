@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._losses import LOSSES
+from ._initializers import glorot_uniform
+from ._masks import valid_mask
 from ._pooling import POOLINGS
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
 from ._wavenet import param_shapes as wavenet_param_shapes
@@ -16,7 +17,6 @@ __all__ = [
     "forward",
     "backward",
     "init_params",
-    "loss_and_grad",
     "param_shapes",
     "penalty",
     "weight_names",
@@ -191,11 +191,8 @@ def _head_width(arch):
 
 
 def _add_head(arch, params, rng, dtype):
-    n_top = _head_width(arch)
-    limit = np.sqrt(6.0 / (n_top + arch.n_outputs))
-    params["head.weight"] = rng.uniform(-limit, limit, (arch.n_outputs, n_top)).astype(
-        dtype
-    )
+    shape = (arch.n_outputs, _head_width(arch))
+    params["head.weight"] = glorot_uniform(rng, shape, dtype)
     params["head.bias"] = np.zeros(arch.n_outputs, dtype)
     return params
 
@@ -239,13 +236,6 @@ def draw_masks(arch, rng, batch, dtype):
         masks["recurrent"].append(None if rec[0] is None else rec)
     masks["head"] = mask(arch.dropout, _head_width(arch))
     return masks
-
-
-def valid_mask(lengths, n_steps):
-    """Boolean ``(n_steps, batch)`` mask of valid steps, or None if none is padded."""
-    if lengths.min() >= n_steps:
-        return None
-    return np.arange(n_steps)[:, None] < lengths[None, :]
 
 
 def _recurrent_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
@@ -298,9 +288,10 @@ def _wavenet_params(params):
 
 
 def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
-    # the convolution stack keeps its activations either way (one GEMM a layer)
-    if valid is not None and not np.array_equal(valid, valid_mask(lengths, len(h))):
-        raise ValueError("the wavenet stack takes right-padded batches only.")
+    # the convolution stack keeps its activations either way (one GEMM a layer);
+    # it reads right-padded batches only, so ``valid`` is the mask of ``lengths``
+    # (the estimators refuse truncated BPTT, the one caller of left-aligned
+    # windows, for cell="wavenet")
     in_mask = None if masks is None else masks["input"][0]
     if in_mask is not None:
         h = h * in_mask
@@ -344,6 +335,10 @@ def forward(
 ):
     """Run the network on a batch.
 
+    Runs on every batch and trusts its inputs, which the estimators validate once
+    at their boundary: ``params`` as :func:`init_params` builds them, all arrays
+    in one float dtype (float32 or float64).
+
     Parameters
     ----------
     arch : Architecture
@@ -351,9 +346,11 @@ def forward(
     X : ndarray of shape (batch, n_steps, n_inputs)
         Right-padded input in the computation dtype.
     lengths : ndarray of int of shape (batch,)
+        Valid steps per sequence, in ``[1, n_steps]``.
     valid : ndarray of bool of shape (n_steps, batch), default=None
         Explicit valid-step mask (overrides ``lengths``; used by truncated BPTT on
-        left-aligned windows).
+        left-aligned windows). Recurrent stacks only: the wavenet stack reads
+        right-padded batches, whose mask is that of ``lengths``.
     state0 : list, default=None
         Initial state (as returned in ``stateT``); None means zeros.
     masks : dict, default=None
@@ -467,36 +464,3 @@ def penalty(params, alpha, n_eff, grads=None):
             if grads is not None:
                 grads[name] += scale * p
     return value
-
-
-def loss_and_grad(arch, loss, params, X, lengths, Y, weights, alpha=0.0, **kwargs):
-    """Loss (with L2 penalty) and gradients for one batch.
-
-    Parameters
-    ----------
-    loss : str
-        Key of ``LOSSES``.
-    Y : ndarray of shape (batch, n_outputs) or (batch, n_steps, n_outputs)
-        Targets in the raw-output layout (one-hot for ``"log_loss"``).
-    weights : ndarray of shape (batch,) or (batch, n_steps)
-        Nonnegative weight per row (sample weight times step mask); zero rows
-        (padded steps) contribute nothing. The data term is the weighted mean.
-    alpha : float
-        L2 penalty, see :func:`penalty`; ``n_eff`` is the sum of sample weights.
-    **kwargs
-        Passed to :func:`forward` (``valid``, ``state0``, ``masks``).
-
-    Returns
-    -------
-    value : float
-    grads : dict of ndarray
-    stateT : list
-    """
-    raw, stateT, cache = forward(arch, params, X, lengths, **kwargs)
-    n_out = raw.shape[-1]
-    w = weights / weights.sum()
-    value, draw = LOSSES[loss](raw.reshape(-1, n_out), Y.reshape(-1, n_out), w.ravel())
-    grads, _, _ = backward(arch, params, cache, draw.reshape(raw.shape))
-    n_eff = weights.sum() if weights.ndim == 1 else weights.max(axis=1).sum()
-    value += penalty(params, alpha, n_eff, grads)
-    return value, grads, stateT

@@ -1,55 +1,19 @@
 """Stochastic optimizers, learning-rate schedules, gradient clipping and packing."""
 
-import inspect
 import math
-from numbers import Integral, Real
 
 import numpy as np
+
+# These functions run on every batch and trust their inputs: lists of float32 /
+# float64 ndarrays (parameters writeable, gradients shaped like them, in the
+# order the optimizer was built with) and hyperparameters in range. The
+# estimators validate every hyperparameter once, at fit, before any work
+# (``_parameter_constraints``); a model file's optimizer settings are checked by
+# its reader (``skrnn._persistence_training``).
 
 # Elements per float64 chunk when a non-float64 gradient is squared and summed:
 # small enough to stay in cache, large enough that Python overhead is negligible.
 _NORM_CHUNK = 8192
-
-
-def _check_array_list(arrays, name, *, writeable=False):
-    """Return ``arrays`` as a list of ndarrays or raise a TypeError/ValueError."""
-    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
-        raise TypeError(
-            f"{name} must be a list of numpy arrays, got {type(arrays).__name__}; "
-            "wrap a single array in a list."
-        )
-    for i, a in enumerate(arrays):
-        if not isinstance(a, np.ndarray):
-            raise TypeError(
-                f"{name}[{i}] is a {type(a).__name__}, not a numpy array; "
-                "pass np.asarray(...) of each entry."
-            )
-        if writeable and not np.issubdtype(a.dtype, np.floating):
-            raise TypeError(
-                f"{name}[{i}] has dtype {a.dtype}, but it is updated in place and "
-                "must be floating point; pass float32 or float64 arrays."
-            )
-        if writeable and not a.flags.writeable:
-            raise ValueError(
-                f"{name}[{i}] is read-only, but it is updated in place; "
-                "pass a writeable array (e.g. a copy)."
-            )
-    return list(arrays)
-
-
-def _check_positive(value, name):
-    """Raise a ValueError unless ``value`` is a real number > 0 (inf allowed)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
-
-
-def _check_unit(value, name, *, closed_right):
-    """Raise a ValueError unless ``value`` lies in [0, 1] or [0, 1)."""
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    ok = ok and (0 <= value <= 1 if closed_right else 0 <= value < 1)
-    if not ok:
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
 
 
 def _scratch_like(params):
@@ -74,7 +38,7 @@ def global_norm(grads):
     Parameters
     ----------
     grads : list of ndarray
-        Arrays of any shape.
+        Float arrays of any shape (trusted, not checked).
 
     Returns
     -------
@@ -88,7 +52,6 @@ def global_norm(grads):
     >>> global_norm([np.array([3.0, 0.0]), np.array([[4.0]])])
     5.0
     """
-    grads = _check_array_list(grads, "grads")
     with np.errstate(over="ignore", invalid="ignore"):  # inf / nan is the answer
         return math.sqrt(_sum_of_squares(grads))
 
@@ -123,9 +86,9 @@ def clip_grad_norm(grads, max_norm):
     Parameters
     ----------
     grads : list of ndarray
-        Floating-point gradients, modified in place (dtype is kept).
+        Writeable floating-point gradients, modified in place (dtype is kept).
     max_norm : float
-        Largest allowed global norm, > 0.
+        Largest allowed global norm, > 0 (the estimators check ``clip_norm``).
 
     Returns
     -------
@@ -142,8 +105,6 @@ def clip_grad_norm(grads, max_norm):
     >>> np.round(grads[0], 6)
     array([0.6, 0.8])
     """
-    grads = _check_array_list(grads, "grads", writeable=True)
-    _check_positive(max_norm, "max_norm")
     total_norm = global_norm(grads)
     if not math.isfinite(total_norm):
         return total_norm
@@ -162,9 +123,9 @@ def clip_grad_value(grads, clip_value):
     Parameters
     ----------
     grads : list of ndarray
-        Floating-point gradients, modified in place (dtype is kept).
+        Writeable floating-point gradients, modified in place (dtype is kept).
     clip_value : float
-        Largest allowed absolute value, > 0.
+        Largest allowed absolute value, > 0 (the estimators check ``clip_value``).
 
     Examples
     --------
@@ -174,42 +135,22 @@ def clip_grad_value(grads, clip_value):
     >>> grads[0]
     array([-1. ,  0.5,  1. ])
     """
-    grads = _check_array_list(grads, "grads", writeable=True)
-    _check_positive(clip_value, "clip_value")
     for g in grads:
         np.clip(g, -clip_value, clip_value, out=g)
 
 
 class _BaseOptimizer:
-    """Shared plumbing: learning rate, argument checks and the stopping rule."""
+    """Shared plumbing: learning rate and the stopping rule.
+
+    The optimizers trust their arguments (see the module's contract): ``params``
+    is a list of writeable float32 / float64 ndarrays, every ``update_params``
+    call passes the same arrays in the same order with gradients of the same
+    shapes, and the hyperparameters lie in the documented ranges.
+    """
 
     def __init__(self, params, learning_rate_init):
-        self._shapes = [
-            p.shape for p in _check_array_list(params, "params", writeable=True)
-        ]
-        _check_positive(learning_rate_init, "learning_rate_init")
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
-
-    def _check_update(self, params, grads):
-        params = _check_array_list(params, "params", writeable=True)
-        grads = _check_array_list(grads, "grads")
-        if not len(params) == len(grads) == len(self._shapes):
-            raise ValueError(
-                f"Got {len(params)} params and {len(grads)} grads, but the optimizer "
-                f"was built for {len(self._shapes)}; pass the same parameter list "
-                "used at construction and one gradient per parameter."
-            )
-        for i, (p, g, shape) in enumerate(
-            zip(params, grads, self._shapes, strict=True)
-        ):
-            if p.shape != shape or g.shape != shape:
-                raise ValueError(
-                    f"params[{i}] has shape {p.shape} and grads[{i}] has shape "
-                    f"{g.shape}, expected {shape} as at construction; pass arrays "
-                    "shaped like the parameters the optimizer was built with."
-                )
-        return params, grads
 
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an iteration (no-op here).
@@ -330,16 +271,6 @@ class SGDOptimizer(_BaseOptimizer):
         power_t=0.5,
     ):
         super().__init__(params, learning_rate_init)
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(
-                f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, "
-                f"got {lr_schedule!r}."
-            )
-        _check_unit(momentum, "momentum", closed_right=True)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be True or False, got {nesterov!r}.")
-        if isinstance(power_t, bool) or not isinstance(power_t, Real) or power_t < 0:
-            raise ValueError(f"power_t must be a number >= 0, got {power_t!r}.")
         self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = bool(nesterov)
@@ -358,7 +289,6 @@ class SGDOptimizer(_BaseOptimizer):
         grads : list of ndarray
             Gradient of the loss for each parameter, same shapes.
         """
-        params, grads = self._check_update(params, grads)
         lr, mu = self.learning_rate, self.momentum
         for i, (p, g, v) in enumerate(zip(params, grads, self.velocities, strict=True)):
             scaled = np.multiply(g, lr, out=self._scaled_grads[i])
@@ -379,10 +309,6 @@ class SGDOptimizer(_BaseOptimizer):
         time_step : int
             Number of training samples seen so far (used by ``"invscaling"``).
         """
-        if isinstance(time_step, bool) or not isinstance(time_step, Integral):
-            raise TypeError(
-                f"time_step must be an integer count of samples, got {time_step!r}."
-            )
         self.learning_rate = LR_SCHEDULES[self.lr_schedule](self, time_step)
 
 
@@ -446,16 +372,8 @@ class AdamOptimizer(_BaseOptimizer):
         lr_schedule="constant",
     ):
         super().__init__(params, learning_rate_init)
-        if lr_schedule not in ("constant", "adaptive"):
-            raise ValueError(
-                "Adam's lr_schedule must be 'constant' or 'adaptive', got "
-                f"{lr_schedule!r}."
-            )
         self.lr_schedule = lr_schedule
         self.base_rate = float(learning_rate_init)
-        _check_unit(beta_1, "beta_1", closed_right=False)
-        _check_unit(beta_2, "beta_2", closed_right=False)
-        _check_positive(epsilon, "epsilon")
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -481,7 +399,6 @@ class AdamOptimizer(_BaseOptimizer):
         grads : list of ndarray
             Gradient of the loss for each parameter, same shapes.
         """
-        params, grads = self._check_update(params, grads)
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         self.learning_rate = (
@@ -531,21 +448,7 @@ def make_optimizer(solver, params, **hyper):
     >>> type(opt).__name__, opt.learning_rate
     ('AdamOptimizer', 0.01)
     """
-    if not isinstance(solver, str) or solver not in OPTIMIZERS:
-        raise ValueError(
-            f"solver must be one of {sorted(OPTIMIZERS)}, got {solver!r}; "
-            "('lbfgs' is not a stochastic optimizer: minimize the packed vector "
-            "with scipy.optimize.minimize instead)."
-        )
-    cls = OPTIMIZERS[solver]
-    accepted = set(inspect.signature(cls).parameters) - {"params"}
-    unknown = sorted(set(hyper) - accepted)
-    if unknown:
-        raise TypeError(
-            f"solver={solver!r} does not take {unknown}; "
-            f"its hyperparameters are {sorted(accepted)}."
-        )
-    return cls(params, **hyper)
+    return OPTIMIZERS[solver](params, **hyper)
 
 
 def pack(arrays, out=None):
@@ -570,17 +473,8 @@ def pack(arrays, out=None):
     >>> pack([np.array([[1.0, 2.0]]), np.array([3.0])])
     array([1., 2., 3.])
     """
-    arrays = _check_array_list(arrays, "arrays")
-    if not arrays:
-        raise ValueError("arrays is empty; pass at least one array to pack.")
-    total = sum(a.size for a in arrays)
     if out is None:
-        out = np.empty(total, dtype=arrays[0].dtype)
-    elif not isinstance(out, np.ndarray) or out.shape != (total,):
-        raise ValueError(
-            f"out must be an ndarray of shape ({total},) to hold every element, got "
-            f"{getattr(out, 'shape', type(out).__name__)}; pass out=None to allocate."
-        )
+        out = np.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype)
     start = 0
     for a in arrays:
         out[start : start + a.size].reshape(a.shape)[...] = a
@@ -588,18 +482,10 @@ def pack(arrays, out=None):
     return out
 
 
-def _split_shapes(vector, like, name):
-    """Check ``vector`` against the templates and return (offset, shape) pairs."""
-    like = _check_array_list(like, name)
-    vector = np.asarray(vector)
-    total = sum(a.size for a in like)
-    if vector.ndim != 1 or vector.size != total:
-        raise ValueError(
-            f"vector has shape {vector.shape}, expected ({total},) to fill the "
-            f"arrays in {name}; pass the vector produced by pack({name})."
-        )
+def _pieces(like):
+    """``(offset, shape)`` of each template's values in the packed vector."""
     starts = np.cumsum([0] + [a.size for a in like[:-1]]).tolist()
-    return vector, [(s, a.shape) for s, a in zip(starts, like, strict=True)]
+    return [(s, a.shape) for s, a in zip(starts, like, strict=True)]
 
 
 def unpack(vector, like):
@@ -626,8 +512,10 @@ def unpack(vector, like):
     [array([[0., 1.],
            [2., 3.]]), array([4.])]
     """
-    vector, pieces = _split_shapes(vector, like, "like")
-    return [vector[s : s + math.prod(shape)].reshape(shape) for s, shape in pieces]
+    vector = np.asarray(vector)
+    return [
+        vector[s : s + math.prod(shape)].reshape(shape) for s, shape in _pieces(like)
+    ]
 
 
 def unpack_into(vector, arrays):
@@ -650,7 +538,5 @@ def unpack_into(vector, arrays):
     >>> w, b
     (array([[1., 2.]], dtype=float32), array([3.], dtype=float32))
     """
-    vector, pieces = _split_shapes(vector, arrays, "arrays")
-    _check_array_list(arrays, "arrays", writeable=True)
-    for a, (s, shape) in zip(arrays, pieces, strict=True):
+    for a, (s, shape) in zip(arrays, _pieces(arrays), strict=True):
         np.copyto(a, vector[s : s + a.size].reshape(shape), casting="same_kind")

@@ -9,10 +9,12 @@ from ._persistence_values import (
     integer,
     json_value,
     mt_state,
+    nonnegative,
     one_of,
     optional,
     random_state,
     real,
+    unit,
 )
 from ._training import TrainState
 
@@ -27,15 +29,16 @@ __all__ = [
 
 #: Each optimizer: its class, its constructor arguments, the state it updates
 #: and its per-weight slots (one array per weight, shaped like it), each with
-#: the reader that checks it. The constructor validates the arguments again.
+#: the reader that checks it. The readers are the only check: the optimizers
+#: trust their arguments, whose ranges are those of the estimators' parameters.
 OPTIMIZERS = {
     "adam": (
         AdamOptimizer,
         {
-            "learning_rate_init": real(),
-            "beta_1": real(),
-            "beta_2": real(),
-            "epsilon": real(),
+            "learning_rate_init": real(positive=True),
+            "beta_1": unit(closed_right=False),
+            "beta_2": unit(closed_right=False),
+            "epsilon": real(positive=True),
             "lr_schedule": one_of("constant", "adaptive"),
         },
         {
@@ -48,18 +51,18 @@ OPTIMIZERS = {
     "sgd": (
         SGDOptimizer,
         {
-            "learning_rate_init": real(),
+            "learning_rate_init": real(positive=True),
             "lr_schedule": one_of("constant", "invscaling", "adaptive"),
-            "momentum": real(),
+            "momentum": unit(closed_right=True),
             "nesterov": boolean,
-            "power_t": real(),
+            "power_t": nonnegative,
         },
         {"learning_rate": real(positive=True)},
         ("velocities",),
     ),
 }
 #: Buffers an optimizer rebuilds itself: never stored.
-OPTIMIZER_SCRATCH = ("_shapes", "_work", "_steps", "_scaled_grads")
+OPTIMIZER_SCRATCH = ("_work", "_steps", "_scaled_grads")
 #: Scalars of ``TrainState`` stored as they are.
 _SCALARS = {
     "best_loss": real(finite=False),
@@ -159,10 +162,7 @@ def _decode_optimizer(node, weights, reader):
         return None
     cls, args, state, slots = OPTIMIZERS[node["type"]]
     kwargs = {k: read(node[k], f"optimizer.{k}") for k, read in args.items()}
-    try:
-        opt = cls(list(weights.values()), **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise Invalid(f"the optimizer's settings are invalid ({exc})") from exc
+    opt = cls(list(weights.values()), **kwargs)
     for name, read in state.items():
         setattr(opt, name, read(node[name], f"optimizer.{name}"))
     for slot in slots:

@@ -14,10 +14,12 @@ __all__ = [
     "integers",
     "json_value",
     "mt_state",
+    "nonnegative",
     "one_of",
     "optional",
     "random_state",
     "real",
+    "unit",
 ]
 
 _NON_FINITE = ("inf", "-inf", "nan")
@@ -66,6 +68,27 @@ def real(finite=True, positive=False):
         return node
 
     return read
+
+
+def unit(closed_right):
+    """Reader of a number in ``[0, 1]`` (``closed_right``) or ``[0, 1)``."""
+
+    def read(node, where):
+        inside = type(node) in (int, float) and 0 <= node
+        inside = inside and (node <= 1 if closed_right else node < 1)
+        if not inside:
+            interval = "[0, 1]" if closed_right else "[0, 1)"
+            raise Invalid(f"{where} must be a number in {interval}; got {short(node)}")
+        return node
+
+    return read
+
+
+def nonnegative(node, where):
+    """Reader of a finite number >= 0."""
+    if type(node) not in (int, float) or not (math.isfinite(node) and node >= 0):
+        raise Invalid(f"{where} must be a finite number >= 0; got {short(node)}")
+    return node
 
 
 def one_of(*choices):

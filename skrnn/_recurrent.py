@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._cells import CELLS
+from ._initializers import glorot_uniform
 from ._parallel import batch_shards, gemm_threads, run_shards
 
 __all__ = [
@@ -12,12 +13,6 @@ __all__ = [
     "scan_backward",
     "scan_forward",
 ]
-
-
-def _glorot_uniform(rng, shape, dtype):
-    fan_out, fan_in = shape
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
 
 
 def _orthogonal_blocks(rng, n_blocks, hidden_size, n_inputs, dtype):
@@ -55,7 +50,7 @@ def init_direction(rng, cell, input_size, hidden_size, dtype):
     G, H = cell.n_gates, hidden_size
     V = cell.output_size(H)
     w_ih = np.concatenate(
-        [_glorot_uniform(rng, (H, input_size), dtype) for _ in range(G)], axis=0
+        [glorot_uniform(rng, (H, input_size), dtype) for _ in range(G)], axis=0
     )
     w_hh = _orthogonal_blocks(rng, G, H, V, dtype)
     b_ih = np.zeros(G * H, dtype)

@@ -1,30 +1,24 @@
 """RNNRegressor: many-to-one and many-to-many regression with a recurrent network."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import BaseRNN, _stochastic_solver
+from ._base import (
+    SEQUENCE_OUTPUT_CONSTRAINTS,
+    BaseRNN,
+    _check_y_present,
+    _stochastic_solver,
+)
 from ._cells import CELLS
-from ._data import to_padded_targets, unpad
+from ._data import length_mask, to_padded_targets, unpad
 from ._level import LEVEL_CONSTRAINTS
-from ._pooling import POOLINGS
+from ._scaling import standardize_targets, target_scaling
 from ._streaming import forecast
 
 __all__ = ["RNNRegressor"]
-
-
-def _check_y_present(estimator, y):
-    if y is None:
-        raise ValueError(
-            f"{type(estimator).__name__} requires y to be passed, but the target y "
-            "is None."
-        )
 
 
 class RNNRegressor(RegressorMixin, BaseRNN):
@@ -268,12 +262,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,
-        "return_sequences": ["boolean"],
-        "pooling": [StrOptions(set(POOLINGS))],
-        "patch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
+        **SEQUENCE_OUTPUT_CONSTRAINTS,
         **LEVEL_CONSTRAINTS,
     }
 
@@ -341,12 +330,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             self._y_ndim = 1 if (not self.return_sequences and y.ndim == 1) else 2
             self.n_outputs_ = Y.shape[-1]
             # weighted, so that integer weights equal repeated samples
-            self.target_mean_ = np.average(valid, axis=0, weights=sw)
-            scale = np.sqrt(
-                np.average((valid - self.target_mean_) ** 2, axis=0, weights=sw)
-            )
-            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
-        Y = (Y - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+            self.target_mean_, self.target_scale_ = target_scaling(valid, sw, dtype)
+        Y = standardize_targets(Y, self.target_mean_, self.target_scale_, dtype)
         if mask is not None:
             Y[~mask] = 0
             mask = mask.astype(dtype)
@@ -367,12 +352,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             )
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
-            # weighted as in training (scikit-learn's MLP weights this score)
-            w = val.row_weights()
-            if val.step_mask is not None:
-                keep = val.step_mask > 0
-                return r2_score(truth[keep], pred[keep], sample_weight=w[keep])
-            return r2_score(truth, pred, sample_weight=w)
+            return val.score(r2_score, truth, pred)
 
         return score
 
@@ -438,7 +418,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         out = out * self.target_scale_ + self.target_mean_
         if not self.return_sequences:
             return out.ravel() if self._y_ndim == 1 else out
-        out[~(np.arange(out.shape[1])[None, :] < lengths[:, None])] = 0
+        out[~length_mask(lengths, out.shape[1])] = 0
         if kind in ("list", "list1d"):
             seqs = unpad(out, lengths)
             return [s[:, 0] if self.n_outputs_ == 1 else s for s in seqs]

@@ -15,7 +15,35 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import length_mask, restore_kind, validate_sequence_data
 
-__all__ = ["SequenceScaler"]
+__all__ = ["SequenceScaler", "standardize_targets", "target_scaling"]
+
+
+def target_scaling(values, weights, dtype):
+    """Weighted mean and standard deviation of regression targets.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_rows, n_outputs)
+        The targets of every sample (or every valid step).
+    weights : ndarray of shape (n_rows,)
+        Their weights, so that integer weights equal repeated rows.
+    dtype : numpy dtype
+        The dtype of the returned scale.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_outputs,)
+    scale : ndarray of shape (n_outputs,)
+        The standard deviation, 1 where the target is constant.
+    """
+    mean = np.average(values, axis=0, weights=weights)
+    scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
+    return mean, np.where(scale > 0, scale, 1.0).astype(dtype)
+
+
+def standardize_targets(Y, mean, scale, dtype):
+    """``(Y - mean) / scale`` in ``dtype``: the units the network's head learns."""
+    return (Y - mean.astype(dtype)) / scale.astype(dtype)
 
 
 def _valid_steps(X3, lengths):

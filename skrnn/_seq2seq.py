@@ -13,6 +13,7 @@ from ._base import PREDICT_CHUNK, BaseRNN, _stochastic_solver
 from ._data import (
     as_model_dtype,
     check_finite_output,
+    length_mask,
     restore_kind,
     to_padded,
     unpad,
@@ -21,6 +22,7 @@ from ._encoder_decoder import EncoderDecoder
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._parallel import blas_single_thread
+from ._scaling import standardize_targets, target_scaling
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -205,7 +207,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                     "target sequence per input sequence."
                 )
         Y3 = Y3.astype(dtype, copy=False)
-        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        mask = length_mask(out_lengths, Y3.shape[1])
         if not reset and Y3.shape[2] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y3.shape[2]} features per step but the model was fitted "
@@ -221,12 +223,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             self.n_timesteps_out_ = int(out_lengths.max())
             w = np.broadcast_to(sw[:, None], mask.shape)[mask]
             valid = Y3[mask]
-            self.target_mean_ = np.average(valid, axis=0, weights=w)
-            scale = np.sqrt(
-                np.average((valid - self.target_mean_) ** 2, axis=0, weights=w)
-            )
-            self.target_scale_ = np.where(scale > 0, scale, 1.0).astype(dtype)
-        Y3 = (Y3 - self.target_mean_.astype(dtype)) / self.target_scale_.astype(dtype)
+            self.target_mean_, self.target_scale_ = target_scaling(valid, w, dtype)
+        Y3 = standardize_targets(Y3, self.target_mean_, self.target_scale_, dtype)
         Y3[~mask] = 0
         return Y3, mask.astype(dtype), None, out_lengths
 
@@ -239,9 +237,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 out_lengths=val.out_lengths,
                 for_backward=False,
             )
-            keep = val.step_mask > 0
-            w = val.row_weights()[keep]  # weighted as in training
-            return r2_score(val.Y[keep], raw[keep], sample_weight=w)
+            return val.score(r2_score, val.Y, raw)
 
         return score
 
@@ -313,7 +309,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         out = out * self.target_scale_ + self.target_mean_
         if levels is not None:
             out += levels[:, None, :]
-        out[~(np.arange(T)[None, :] < out_lengths[:, None])] = 0
+        out[~length_mask(out_lengths, T)] = 0
         return out
 
     def transform(self, X):
@@ -432,7 +428,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             Y3, out_lengths, _ = to_padded(y, name="y")
         X_in, levels = self._leveled_input(X3, lengths)
         pred = self._decode(self._encode(X_in, lengths), out_lengths, levels)
-        mask = np.arange(Y3.shape[1])[None, :] < out_lengths[:, None]
+        mask = length_mask(out_lengths, Y3.shape[1])
         sw = None
         if sample_weight is not None:
             sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]

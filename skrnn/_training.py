@@ -202,6 +202,19 @@ class TrainData:
             return self.sample_weight
         return self.sample_weight[:, None] * self.step_mask
 
+    def score(self, metric, truth, pred):
+        """``metric`` over the rows training weights, with those weights.
+
+        ``truth`` and ``pred`` are laid out as ``Y``; with per-step targets only
+        the steps of positive weight count (scikit-learn's MLP weights its
+        validation score the same way).
+        """
+        w = self.row_weights()
+        if self.step_mask is None:
+            return metric(truth, pred, sample_weight=w)
+        keep = self.step_mask > 0
+        return metric(truth[keep], pred[keep], sample_weight=w[keep])
+
 
 @dataclass
 class TrainState:

@@ -30,10 +30,10 @@ buffers (contiguous halves and rows; each causal conv is one GEMM over the stack
 about ``5 * n_layers * T * B * C`` floats.
 """
 
-import numbers
-
 import numpy as np
-from sklearn.utils import check_random_state
+
+from ._initializers import glorot_uniform
+from ._masks import valid_mask
 
 __all__ = [
     "param_shapes",
@@ -48,12 +48,6 @@ _DILATION_CYCLE = 10  # dilations 1, 2, ..., 2 ** 9 = 512, then again from 1
 
 def _dilation(k):
     return 2 ** (k % _DILATION_CYCLE)
-
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}.")
-    return int(value)
 
 
 #: Most layers :func:`wavenet_depth` picks: dilations 1 to 512, 1024 steps seen.
@@ -92,7 +86,6 @@ def receptive_field(n_layers):
     >>> receptive_field(1), receptive_field(4), receptive_field(11)
     (2, 16, 1025)
     """
-    n_layers = _check_count(n_layers, "n_layers")
     return 1 + sum(_dilation(k) for k in range(n_layers))
 
 
@@ -110,27 +103,22 @@ def param_shapes(input_size, n_channels, n_layers):
     return shapes
 
 
-def _check_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype}.")
-    return dtype
-
-
 def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
     """Glorot-uniform weights and zero biases for a WaveNet stack.
+
+    The arguments are trusted, not checked: the estimators validate
+    ``hidden_layer_sizes`` (the channels and the layers) before any work.
 
     Parameters
     ----------
     rng : numpy.random.RandomState
-        Source of every random draw (an int or None is passed through
-        ``sklearn.utils.check_random_state``). Weights are drawn in key order.
+        Source of every random draw; weights are drawn in key order.
     input_size : int
-        Number of input features ``F``.
+        Number of input features ``F``, >= 1.
     n_channels : int
-        Number of channels ``C`` (residual, skip and output width).
+        Number of channels ``C`` (residual, skip and output width), >= 1.
     n_layers : int
-        Number of dilated layers.
+        Number of dilated layers, >= 1.
     dtype : {np.float32, np.float64}, default=np.float64
 
     Returns
@@ -150,98 +138,21 @@ def wavenet_init(rng, input_size, *, n_channels, n_layers, dtype=np.float64):
     >>> params["layers.1.conv.weight"].shape
     (8, 4, 2)
     """
-    input_size = _check_count(input_size, "input_size")
-    n_channels = _check_count(n_channels, "n_channels")
-    n_layers = _check_count(n_layers, "n_layers")
-    dtype = _check_dtype(dtype)
-    rng = check_random_state(rng)
+    dtype = np.dtype(dtype)
     params = {}
     for key, shape in param_shapes(input_size, n_channels, n_layers).items():
         if key.endswith(".bias"):
             params[key] = np.zeros(shape, dtype)
         else:
-            limit = np.sqrt(6.0 / ((shape[0] + shape[1]) * shape[2]))
-            draw = rng.uniform(-limit, limit, size=shape)
-            params[key] = draw.astype(dtype, copy=False)
+            params[key] = glorot_uniform(rng, shape, dtype)
     return params
 
 
-def _check_inputs(params, X, lengths, n_layers, state):
-    """Validate a forward call; return ``(X, lengths or None, valid or None)``."""
-    n_layers = _check_count(n_layers, "n_layers")
-    if not isinstance(X, np.ndarray) or X.ndim != 3:
-        raise ValueError(
-            "X must be a 3-D ndarray of shape (n_steps, n_samples, n_features); got "
-            f"{type(X).__name__} with shape {np.shape(X)}. Pass a time-major array."
-        )
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"X must be float32 or float64; got {X.dtype}. Use X.astype.")
-    T, B, F = X.shape
-    if T == 0 or B == 0:
-        raise ValueError(f"X must have at least one step and sample; got {X.shape}.")
-    if not isinstance(params, dict) or "input.weight" not in params:
-        raise ValueError("params must be the dict returned by wavenet_init.")
-    if np.ndim(params["input.weight"]) != 3:
-        raise ValueError("params['input.weight'] must have shape (C, F, 1).")
-    C, n_features = np.shape(params["input.weight"])[:2]
-    if F != n_features:
-        raise ValueError(
-            f"X has {F} input features but params expect {n_features}. Pass X with "
-            "the features the layer was initialised for (wavenet_init input_size)."
-        )
-    expected = param_shapes(F, C, n_layers)
-    if set(params) != set(expected):
-        missing = sorted(set(expected) - set(params))
-        extra = sorted(set(params) - set(expected))
-        raise ValueError(
-            f"params do not match n_layers={n_layers} and {F} input features: missing "
-            f"{missing[:3]}, unexpected {extra[:3]}. Pass the dict from wavenet_init "
-            "built with the same input_size and n_layers."
-        )
-    for key, shape in expected.items():
-        p = params[key]
-        if not isinstance(p, np.ndarray) or p.dtype != X.dtype:
-            raise TypeError(
-                f"params[{key!r}] must be an ndarray of dtype {X.dtype} (the dtype "
-                f"of X); got {getattr(p, 'dtype', type(p).__name__)}. Cast params "
-                "and X to the same float dtype."
-            )
-        if p.shape != shape:
-            raise ValueError(
-                f"params[{key!r}] must have shape {shape}; got {p.shape}. Pass the "
-                "dict from wavenet_init unchanged in shape."
-            )
-    if state is not None:
-        if not isinstance(state, list | tuple) or len(state) != n_layers:
-            raise ValueError(
-                f"state must be a list of {n_layers} arrays (one per layer), as "
-                "returned by wavenet_forward, or None to start a series."
-            )
-        for k, s in enumerate(state):
-            shape = (_dilation(k), B, C)
-            if not isinstance(s, np.ndarray) or s.shape != shape or s.dtype != X.dtype:
-                raise ValueError(
-                    f"state[{k}] must be an ndarray of shape {shape} and dtype "
-                    f"{X.dtype}; got {getattr(s, 'dtype', type(s))} {np.shape(s)}. "
-                    "Pass the state_out of the previous chunk of the same batch."
-                )
-    if lengths is None:
+def _padded_input(X, lengths):
+    """``(X, lengths or None, valid or None)``: contiguous, zero on padded steps."""
+    valid = None if lengths is None else valid_mask(lengths, X.shape[0])
+    if valid is None:
         return np.ascontiguousarray(X), None, None
-    lengths = np.asarray(lengths)
-    if lengths.dtype.kind not in "iu" or lengths.shape != (B,):
-        raise TypeError(
-            f"lengths must be an integer array of shape ({B},); got {lengths.dtype} "
-            f"{lengths.shape}. Pass np.asarray(lengths, dtype=np.int64)."
-        )
-    if lengths.min() < 0 or lengths.max() > T:
-        raise ValueError(
-            f"lengths must lie in [0, {T}] (the n_steps of X); got values from "
-            f"{lengths.min()} to {lengths.max()}. Pad X to the longest sequence."
-        )
-    lengths = lengths.astype(np.int64)
-    if lengths.min() == T:
-        return np.ascontiguousarray(X), None, None
-    valid = np.arange(T)[:, None] < lengths[None, :]
     return np.where(valid[:, :, None], X, X.dtype.type(0)), lengths, valid
 
 
@@ -271,6 +182,13 @@ def _last_steps(x, prev, lengths, d):
 
 def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     """Run the dilated causal convolution stack over all time steps at once.
+
+    Runs on every batch and trusts its inputs (the estimators validate the data
+    once, at their boundary): ``X`` a 3-D float32 or float64 ndarray with the
+    features ``params`` was built for, every entry of ``params`` of ``X``'s dtype
+    and of the shape :func:`param_shapes` gives, ``lengths`` integers in
+    ``[1, n_steps]`` and ``state`` the ``state_out`` of the previous chunk of
+    the same batch.
 
     Parameters
     ----------
@@ -313,7 +231,7 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     >>> bool(np.allclose(np.concatenate([Y1, Y2]), Y))
     True
     """
-    X, lengths, valid = _check_inputs(params, X, lengths, n_layers, state)
+    X, lengths, valid = _padded_input(X, lengths)
     T, B, F = X.shape
     M, C, dt = T * B, params["input.weight"].shape[0], X.dtype
     # Channel-major (channels, T * B) buffers keep every half and row contiguous.
@@ -374,8 +292,8 @@ def wavenet_backward(params, dY, cache, need_dX=True):
     params : dict of str to ndarray
         The parameters used in the forward call.
     dY : ndarray of shape (n_steps, n_samples, n_channels)
-        Gradient of the loss with respect to ``Y``; values on padded steps are
-        ignored. Cast to the dtype of the forward pass.
+        Gradient of the loss with respect to ``Y`` (trusted to have its shape);
+        values on padded steps are ignored. Cast to the dtype of the forward pass.
     cache : dict
         From :func:`wavenet_forward`.
     need_dX : bool, default=True
@@ -403,12 +321,6 @@ def wavenet_backward(params, dY, cache, need_dX=True):
     X, S, n_layers = cache["X"], cache["S"], cache["n_layers"]
     T, B, F = X.shape
     C, M, dt = S.shape[0], T * B, X.dtype
-    dY = np.asarray(dY)
-    if dY.shape != (T, B, C) or dY.dtype.kind != "f":
-        raise ValueError(
-            f"dY must be a float array of shape {(T, B, C)} (the shape of Y); got "
-            f"{dY.dtype} {dY.shape}."
-        )
     G = np.zeros((2 * C, M), dt)  # [d x_next; d skip] of the current layer
     np.copyto(G[C:], dY.reshape(M, C).T, casting="same_kind", where=S > 0)
     db_skip = G[C:].sum(axis=1)

@@ -17,12 +17,15 @@ from skrnn._network import (
     draw_masks,
     forward,
     init_params,
-    loss_and_grad,
     valid_mask,
     weight_names,
 )
+from skrnn._training import TrainData, batch_loss_grad
 
 CELL_NAMES = sorted(CELLS)
+#: What a network can stack: every cell, and the dilated convolutions.
+STACK_NAMES = [*CELL_NAMES, "wavenet"]
+LOSS_NAMES = sorted(LOSSES)
 # Entrywise finite differences cost two forwards per number: fewer, costlier examples.
 FD_EXAMPLES = max(5, settings.default.max_examples // 2)
 
@@ -31,12 +34,12 @@ FD_EXAMPLES = max(5, settings.default.max_examples // 2)
 
 
 def _map(fn, tree):
-    """Apply ``fn`` to every array of a nested list/dict (None stays None)."""
+    """Apply ``fn`` to every array of a nested list/tuple/dict (None stays None)."""
     if tree is None:
         return None
     if isinstance(tree, dict):
         return {key: _map(fn, value) for key, value in tree.items()}
-    if isinstance(tree, list):
+    if isinstance(tree, list | tuple):
         return [_map(fn, value) for value in tree]
     return fn(tree)
 
@@ -47,7 +50,7 @@ def _leaves(tree):
         return []
     if isinstance(tree, dict):
         return [leaf for value in tree.values() for leaf in _leaves(value)]
-    if isinstance(tree, list):
+    if isinstance(tree, list | tuple):
         return [leaf for value in tree for leaf in _leaves(value)]
     return [tree]
 
@@ -112,23 +115,37 @@ class Case:
 
 
 @st.composite
-def cases(draw, cell, *, bidirectional=None, dtype=np.float64):
-    """A tiny random network, a ragged batch, a random state and dropout masks."""
+def cases(draw, cell, *, bidirectional=None, dtype=np.float64, pooling="last"):
+    """A tiny random network, a ragged batch, a random state and dropout masks.
+
+    ``pooling=None`` draws the many-to-one readout too. The ``"wavenet"`` stack
+    gets equal widths, one direction and no recurrent dropout (all it supports).
+    """
+    wavenet = cell == "wavenet"
     depth = draw(st.integers(1, 3))
-    hidden = draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth))
+    if wavenet:
+        hidden = [draw(st.integers(1, 3))] * depth
+    else:
+        hidden = draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth))
     T, B = draw(st.integers(1, 5)), draw(st.integers(1, 3))
     lengths = draw(st.lists(st.integers(1, T), min_size=B, max_size=B))
+    if bidirectional is None:
+        bidirectional = not wavenet and draw(st.booleans())
     arch = Architecture(
         cell=cell,
         hidden_sizes=tuple(hidden),
         n_inputs=draw(st.integers(1, 3)),
         n_outputs=draw(st.integers(1, 2)),
-        bidirectional=draw(st.booleans()) if bidirectional is None else bidirectional,
+        bidirectional=bidirectional,
         nonlinearity=draw(st.sampled_from(["tanh", "relu"])),
         return_sequences=draw(st.booleans()),
         dropout=draw(st.sampled_from([0.0, 0.4])),
-        recurrent_dropout=draw(st.sampled_from([0.0, 0.4])),
+        recurrent_dropout=0.0 if wavenet else draw(st.sampled_from([0.0, 0.4])),
+        input_dropout=draw(st.sampled_from([0.0, 0.3])),
         n_states=draw(st.integers(1, 2)),
+        pooling=draw(st.sampled_from(["last", "mean", "concat"]))
+        if pooling is None
+        else pooling,
     )
     rng = np.random.RandomState(draw(st.integers(0, 2**32 - 1)))
     # Perturb every parameter (biases too) so no gradient is trivially zero.
@@ -144,13 +161,42 @@ def cases(draw, cell, *, bidirectional=None, dtype=np.float64):
     return Case(arch, params, X, lengths, state0, masks, rng)
 
 
-def _targets(case, raw, dtype=np.float64):
-    """Random targets, and random positive weights that are zero on padded steps."""
-    Y = case.rng.standard_normal(raw.shape).astype(dtype)
-    weights = case.rng.uniform(0.5, 2.0, raw.shape[:-1]).astype(dtype)
+def _targets(case, raw, loss="squared_error", per_step=False, dtype=np.float64):
+    """A training batch as the estimators build it, with random targets.
+
+    Targets in the raw-output layout: Gaussian for ``"squared_error"``, one-hot
+    rows for ``"log_loss"``, 0/1 entries for ``"binary_log_loss"``. Random
+    positive sample weights; with ``return_sequences`` a step mask that is zero
+    on padded steps, and with ``per_step`` random weights per valid step instead
+    of per sample (the sample weights are then ones, as the estimators pass them).
+    """
+    rng, shape = case.rng, raw.shape
+    if loss == "log_loss":
+        Y = np.eye(shape[-1])[rng.randint(shape[-1], size=shape[:-1])]
+    elif loss == "binary_log_loss":
+        Y = rng.randint(2, size=shape) * 1.0
+    else:
+        Y = rng.standard_normal(shape)
+    B = len(case.lengths)
+    sample_weight = rng.uniform(0.5, 2.0, B)
+    step_mask = None
     if case.arch.return_sequences:
-        weights *= _steps_valid(case.lengths, 0, raw.shape[1]).T
-    return Y, weights
+        step_mask = _steps_valid(case.lengths, 0, shape[1]).T * 1.0
+        if per_step:
+            step_mask *= rng.uniform(0.5, 2.0, step_mask.shape)
+            sample_weight = np.ones(B)
+    return TrainData(
+        case.X,
+        case.lengths,
+        Y.astype(dtype),
+        sample_weight.astype(dtype),
+        None if step_mask is None else step_mask.astype(dtype),
+    )
+
+
+def _train_loss(case, batch, alpha, loss="squared_error"):
+    """``(value, grads)`` of the function every training step calls."""
+    return batch_loss_grad(case.arch, loss, case.params, batch, alpha, masks=case.masks)
 
 
 # ------------------------------------------------------------- shapes and dtypes
@@ -196,32 +242,28 @@ def test_forward_backward_shapes_and_dtypes(cell, data):
 
 
 @settings(max_examples=FD_EXAMPLES)
-@pytest.mark.parametrize("cell", CELL_NAMES)
-@given(data=st.data(), alpha=st.sampled_from([0.0, 0.3]))
-def test_loss_and_grad_matches_finite_differences(cell, data, alpha):
-    case = data.draw(cases(cell))
-    arch, params = case.arch, case.params
-    Y, weights = _targets(case, case.run()[0])
-    kwargs = {"state0": case.state0, "masks": case.masks}
+@pytest.mark.parametrize("cell", STACK_NAMES)
+@given(
+    data=st.data(),
+    alpha=st.sampled_from([0.0, 0.3]),
+    loss=st.sampled_from(LOSS_NAMES),
+    per_step=st.booleans(),
+)
+def test_training_loss_gradient_matches_finite_differences(
+    cell, data, alpha, loss, per_step
+):
+    """``batch_loss_grad`` (what every training step calls), full BPTT: the loss
+    with its output activation, the L2 penalty with training's normaliser, sample
+    or per-step weights, fixed dropout masks, pooled readouts, ragged lengths."""
+    case = data.draw(cases(cell, pooling=None))
+    batch = _targets(case, case.run()[0], loss, per_step)
 
     def f():
-        return loss_and_grad(
-            arch,
-            "squared_error",
-            params,
-            case.X,
-            case.lengths,
-            Y,
-            weights,
-            alpha,
-            **kwargs,
-        )[0]
+        return _train_loss(case, batch, alpha, loss)[0]
 
-    _, grads, _ = loss_and_grad(
-        arch, "squared_error", params, case.X, case.lengths, Y, weights, alpha, **kwargs
-    )
-    assert list(grads) == list(params)
-    _assert_matches_numerical(f, list(params.items()), list(grads.values()))
+    _, grads = _train_loss(case, batch, alpha, loss)
+    assert list(grads) == list(case.params)
+    _assert_matches_numerical(f, list(case.params.items()), list(grads.values()))
 
 
 @settings(max_examples=FD_EXAMPLES)
@@ -371,12 +413,10 @@ def test_float32_stays_float32_and_agrees_with_float64(cell, data):
     raw, stateT, cache = case.run()
     R, S = case.random_like(raw), case.random_like(stateT)
     grads, dstate0, dX = backward(arch, case.params, cache, R, S, need_dX=True)
-    Y, weights = _targets(case, raw, np.float32)
-    _, lgrads, lstateT = loss_and_grad(
-        arch, "squared_error", case.params, case.X, case.lengths, Y, weights, 0.1
-    )
+    batch = _targets(case, raw, dtype=np.float32)
+    _, lgrads = _train_loss(case, batch, 0.1)
     out32 = [raw, *_leaves(stateT), *grads.values(), dX, *_leaves(dstate0)]
-    for a in [*out32, *lgrads.values(), *_leaves(lstateT)]:
+    for a in [*out32, *lgrads.values()]:
         assert a.dtype == np.float32
 
     up = lambda a: a.astype(np.float64)  # noqa: E731
@@ -406,26 +446,16 @@ def test_caller_arrays_are_not_modified(cell, data):
     R, S = case.random_like(raw), case.random_like(stateT)
     R_copy, S_copy = R.copy(), _map(np.copy, S)
     backward(case.arch, case.params, cache, R, S, need_dX=True)
-    Y, weights = _targets(case, raw)
-    Y_copy, w_copy = Y.copy(), weights.copy()
-    loss_and_grad(
-        case.arch,
-        "squared_error",
-        case.params,
-        case.X,
-        case.lengths,
-        Y,
-        weights,
-        0.1,
-        state0=case.state0,
-        masks=case.masks,
-    )
+    batch = _targets(case, raw, per_step=True)
+    given_batch = [batch.Y, batch.sample_weight, batch.step_mask]
+    batch_copy = _map(np.copy, given_batch)
+    _train_loss(case, batch, 0.1)
     after = _leaves([case.params, case.X, case.state0, case.masks])
     for a, b in zip(after, originals, strict=True):
         assert_array_equal(a, b)
     for a, b in zip(
-        [R, *_leaves(S), Y, weights],
-        [R_copy, *_leaves(S_copy)] + [Y_copy, w_copy],
+        [R, *_leaves(S), *_leaves(given_batch)],
+        [R_copy, *_leaves(S_copy), *_leaves(batch_copy)],
         strict=True,
     ):
         assert_array_equal(a, b)
@@ -532,7 +562,13 @@ def test_valid_mask():
 # ----------------------------------------------------- weights and L2 in the loss
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+def _batch_of(X, lengths, Y, sample_weight, return_sequences):
+    """A training batch with a step mask (zero on padded steps) for sequences."""
+    mask = _steps_valid(lengths, 0, X.shape[1]).T * 1.0 if return_sequences else None
+    return TrainData(X, lengths, Y, sample_weight, mask)
+
+
+@pytest.mark.parametrize("cell", STACK_NAMES)
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_weights_are_a_weighted_mean_over_sequences(cell, return_sequences):
     """A sequence twice with weight 1 == once with weight 2; scaling changes nothing."""
@@ -541,15 +577,15 @@ def test_weights_are_a_weighted_mean_over_sequences(cell, return_sequences):
     params = init_params(arch, rng)
     X, lengths = rng.standard_normal((2, 4, 2)), np.array([4, 3])
     Y = rng.standard_normal((2, 4, 2) if return_sequences else (2, 2))
-    w = np.ones(2) if not return_sequences else _steps_valid(lengths, 0, 4).T * 1.0
 
-    def run(X, lengths, Y, w, alpha=0.1):
-        return loss_and_grad(arch, "squared_error", params, X, lengths, Y, w, alpha)
+    def run(X, lengths, Y, sw, alpha=0.1):
+        batch = _batch_of(X, lengths, Y, sw, return_sequences)
+        return batch_loss_grad(arch, "squared_error", params, batch, alpha)
 
-    twice = run(X[[0, 1, 1]], lengths[[0, 1, 1]], Y[[0, 1, 1]], w[[0, 1, 1]])
-    once = run(X, lengths, Y, w * np.array([1.0, 2.0]).reshape(2, *[1] * (w.ndim - 1)))
-    scaled = run(X, lengths, Y, 3.5 * w, alpha=0.0)
-    plain = run(X, lengths, Y, w, alpha=0.0)
+    twice = run(X[[0, 1, 1]], lengths[[0, 1, 1]], Y[[0, 1, 1]], np.ones(3))
+    once = run(X, lengths, Y, np.array([1.0, 2.0]))
+    scaled = run(X, lengths, Y, np.full(2, 3.5), alpha=0.0)
+    plain = run(X, lengths, Y, np.ones(2), alpha=0.0)
     assert twice[0] == pytest.approx(once[0], rel=1e-12)
     assert scaled[0] == pytest.approx(plain[0], rel=1e-12)
     for name in params:
@@ -557,27 +593,37 @@ def test_weights_are_a_weighted_mean_over_sequences(cell, return_sequences):
         assert_allclose(scaled[1][name], plain[1][name], rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_l2_penalty_on_weight_matrices_only(cell):
-    """``0.5 * alpha * sum(W ** 2) / sum(sample weights)``, biases excluded."""
-    arch = Architecture(cell, (2, 2), 2, 1, bidirectional=True)
+@pytest.mark.parametrize("cell", STACK_NAMES)
+@pytest.mark.parametrize("per_step", [False, True])
+def test_l2_penalty_on_weight_matrices_only(cell, per_step):
+    """``0.5 * alpha * sum(W ** 2) / sum(sample weights)``, biases excluded.
+
+    Per-step weights leave the normaliser alone: the sample weights are then ones
+    (as the estimators pass them), so it is the number of sequences.
+    """
+    wavenet = cell == "wavenet"
+    arch = Architecture(
+        cell, (2, 2), 2, 1, bidirectional=not wavenet, return_sequences=per_step
+    )
     rng = np.random.RandomState(1)
     params = init_params(arch, rng)
-    X, lengths, Y = rng.standard_normal((3, 2, 2)), np.array([2, 2, 1]), np.ones((3, 1))
-    w, alpha = np.array([0.5, 1.0, 2.5]), 0.7
-    args = (arch, "squared_error", params, X, lengths, Y, w)
-    v0, g0, _ = loss_and_grad(*args, 0.0)
-    v1, g1, _ = loss_and_grad(*args, alpha)
+    X, lengths = rng.standard_normal((3, 2, 2)), np.array([2, 2, 1])
+    Y = np.ones((3, 2, 1) if per_step else (3, 1))
+    sw = np.ones(3) if per_step else np.array([0.5, 1.0, 2.5])
+    batch = _batch_of(X, lengths, Y, sw, per_step)
+    if per_step:
+        batch.step_mask *= np.array([[0.5, 3.0], [1.0, 2.0], [4.0, 0.0]])
+    n_eff, alpha = 3.0 if per_step else 4.0, 0.7
+    v0, g0 = batch_loss_grad(arch, "squared_error", params, batch, 0.0)
+    v1, g1 = batch_loss_grad(arch, "squared_error", params, batch, alpha)
     sq = sum(float((p**2).sum()) for name, p in params.items() if "weight" in name)
-    assert v1 - v0 == pytest.approx(0.5 * alpha * sq / 4.0, rel=1e-10)
+    assert v1 - v0 == pytest.approx(0.5 * alpha * sq / n_eff, rel=1e-10)
     for name, p in params.items():
-        expected = alpha / 4.0 * p if "weight" in name else 0 * p
+        expected = alpha / n_eff * p if "weight" in name else 0 * p
         assert_allclose(g1[name] - g0[name], expected, rtol=1e-9, atol=1e-14)
 
 
 # -------------------------------------------------------------------------- losses
-
-LOSS_NAMES = sorted(LOSSES)
 
 
 def _loss_inputs(name, rng, n, k, dtype=np.float64):

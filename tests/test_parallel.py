@@ -9,8 +9,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from skrnn import _parallel
 from skrnn import _recurrent as recurrent
 from skrnn._cells import CELLS
-from skrnn._network import Architecture, draw_masks, init_params, loss_and_grad
+from skrnn._network import Architecture, draw_masks, init_params
 from skrnn._recurrent import init_direction, make_cell, scan_backward, scan_forward
+from skrnn._training import TrainData, batch_loss_grad
 
 
 def _run(cell, bidirectional):
@@ -31,7 +32,8 @@ def _run(cell, bidirectional):
     Y = rng.normal(size=(9, 7, 2))
     w = (np.arange(7)[None, :] < lengths[:, None]).astype(float)
     masks = draw_masks(arch, np.random.RandomState(2), 9, np.float64)
-    return loss_and_grad(arch, "squared_error", params, X, lengths, Y, w, masks=masks)
+    batch = TrainData(X, lengths, Y, np.ones(9), w)
+    return batch_loss_grad(arch, "squared_error", params, batch, 0.0, masks=masks)
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
@@ -43,7 +45,7 @@ def test_sharded_scan_equals_the_unsharded_scan(shard_every_batch, cell, bidirec
     for threads in (1, 2):
         _parallel.set_max_threads(threads)
         try:
-            value, grads, state = _run(cell, bidirectional)
+            value, grads = _run(cell, bidirectional)
         finally:
             _parallel.set_max_threads(None)
         assert value == pytest.approx(whole[0], rel=1e-12)

@@ -192,7 +192,7 @@ def _pop(key):
         ),
         (
             lambda m: m["training"]["optimizer"].update({"beta_1": 2}),
-            "optimizer's settings are invalid",
+            r"optimizer.beta_1 must be a number in \[0, 1\)",
         ),
         (
             lambda m: m["training"]["random_state"].update({"pos": 999}),

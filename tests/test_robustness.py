@@ -12,7 +12,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_info
 
-from skrnn import DivergenceError, RNNClassifier, RNNRegressor, _parallel, _training
+from skrnn import (
+    DivergenceError,
+    RNNClassifier,
+    RNNRegressor,
+    Seq2SeqTransformer,
+    _parallel,
+    _training,
+)
 from skrnn.__main__ import main as cli_main
 from skrnn._network import Architecture
 from skrnn.preprocessing import SequenceScaler, make_windows
@@ -495,3 +502,59 @@ def test_param_shapes_are_those_of_the_initial_weights(cell, pooling):
     params = arch.init_params(np.random.RandomState(0))
     assert arch.param_shapes() == {k: v.shape for k, v in params.items()}
     assert list(arch.param_shapes()) == list(params)
+
+
+# The optimizers and clipping trust their arguments (they run on every batch):
+# every setting a user can get wrong is refused by the estimator, at fit and
+# partial_fit, before any work, naming the parameter.
+BAD_TRAINING_SETTINGS = [
+    ("solver", "rmsprop"),
+    ("learning_rate", "linear"),
+    ("learning_rate_init", 0.0),
+    ("learning_rate_init", -1e-3),
+    ("learning_rate_init", float("nan")),
+    ("momentum", 1.5),
+    ("momentum", -0.1),
+    ("nesterovs_momentum", "yes"),
+    ("power_t", -1.0),
+    ("beta_1", 1.0),
+    ("beta_2", -0.1),
+    ("epsilon", 0.0),
+    ("clip_norm", 0.0),
+    ("clip_value", -1.0),
+]
+
+
+@pytest.mark.parametrize("Estimator", [RNNRegressor, RNNClassifier, Seq2SeqTransformer])
+@pytest.mark.parametrize("name, bad", BAD_TRAINING_SETTINGS)
+def test_bad_training_settings_are_refused_before_any_work(
+    monkeypatch, Estimator, name, bad
+):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(8, 5, 2))
+    y = {RNNRegressor: X.sum(axis=(1, 2)), RNNClassifier: X[:, 0, 0] > 0}
+    args = (X,) if Estimator is Seq2SeqTransformer else (X, y[Estimator])
+    kwargs = {"classes": [False, True]} if Estimator is RNNClassifier else {}
+    est = Estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(*args)
+    weights = copy.deepcopy(est.state_dict_)
+
+    def no_work(*a, **k):
+        raise AssertionError("training started despite an invalid parameter")
+
+    monkeypatch.setattr(_training, "batch_loss_grad", no_work)
+    est.set_params(**{name: bad})
+    fresh = Estimator(**{name: bad})
+    calls = [(est.fit, {}), (fresh.fit, {})]
+    if name != "solver":  # partial_fit exists for the stochastic solvers only
+        calls.append((est.partial_fit, kwargs))
+    for method, extra in calls:
+        with pytest.raises(
+            ValueError, match=rf"'{name}' parameter of {Estimator.__name__}"
+        ):
+            method(*args, **extra)
+    assert not hasattr(fresh, "state_dict_")
+    for k, w in weights.items():
+        np.testing.assert_array_equal(est.state_dict_[k], w)

@@ -15,9 +15,9 @@ from skrnn._network import (
     draw_masks,
     forward,
     init_params,
-    loss_and_grad,
 )
 from skrnn._recurrent import init_direction, layer_forward, make_cell, scan_forward
+from skrnn._training import TrainData, batch_loss_grad
 
 seeds = st.integers(0, 2**31 - 1)
 
@@ -122,23 +122,34 @@ def test_backward_matches_central_differences(config, n_states):
             assert_allclose(dd["h"], expected, rtol=1e-6, atol=1e-8)
 
 
-def test_loss_and_grad_matches_central_differences_of_its_value():
-    arch = _arch(n_states=2, bidirectional=True, return_sequences=True)
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss"])
+def test_training_loss_gradient_matches_central_differences(loss):
+    """``batch_loss_grad`` as training calls it: stacked, bidirectional, ragged,
+    per-step weights, L2 penalty and fixed dropout masks."""
+    arch = _arch(
+        n_states=2,
+        hidden_sizes=(2, 2),
+        bidirectional=True,
+        return_sequences=True,
+        dropout=0.3,
+        recurrent_dropout=0.3,
+    )
     params = _params(arch, seed=3)
     rng = np.random.RandomState(4)
     X = rng.randn(3, 5, 2)
     lengths = np.array([5, 3, 2])
-    Y = rng.randn(3, 5, 2)
-    weights = (np.arange(5)[None, :] < lengths[:, None]).astype(float)
+    if loss == "log_loss":
+        Y = np.eye(2)[rng.randint(2, size=(3, 5))]
+    else:
+        Y = rng.randn(3, 5, 2)
+    steps = (np.arange(5)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2, (3, 5))
+    batch = TrainData(X, lengths, Y, np.ones(3), steps)
+    masks = draw_masks(arch, rng, 3, np.float64)
 
     def value():
-        return loss_and_grad(
-            arch, "squared_error", params, X, lengths, Y, weights, alpha=0.1
-        )[0]
+        return batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)[0]
 
-    _, grads, _ = loss_and_grad(
-        arch, "squared_error", params, X, lengths, Y, weights, alpha=0.1
-    )
+    _, grads = batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)
     for name, p in params.items():
         expected = _central_difference(value, p)
         assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)

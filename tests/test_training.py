@@ -1,12 +1,20 @@
 """The training loop: truncated BPTT semantics, divergence, L-BFGS bookkeeping."""
 
+import copy
 import warnings
 
 import numpy as np
 import pytest
 from _estimator_cases import numeric_gradient, windowed_objective
+from sklearn.exceptions import ConvergenceWarning
 
-from skrnn import DivergenceError, RNNRegressor
+from skrnn import (
+    DivergenceError,
+    RNNClassifier,
+    RNNRegressor,
+    Seq2SeqTransformer,
+    _training,
+)
 from skrnn._network import Architecture, init_params
 from skrnn._training import TrainData, batch_loss_grad
 
@@ -126,3 +134,153 @@ def test_divergence_is_detected_and_raised(solver, scale, kept):
         assert reg.n_iter_ == err.value.epoch - 1
         assert all(np.isfinite(w).all() for w in reg.state_dict_.values())
         assert np.isfinite(reg.predict(X)).all()
+
+
+# ------------------------------------------- the gradient an estimator trains on
+
+
+def _first_batch_call(monkeypatch, estimator, *fit_args, **fit_kwargs):
+    """Fit for one epoch and return the arguments of its first ``batch_loss_grad``
+    call, copied as they were at the call (the weights are updated after it)."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        if not calls:
+            calls.append(copy.deepcopy((args, kwargs)))
+        return real_batch_loss_grad(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "batch_loss_grad", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(*fit_args, **fit_kwargs)
+    return calls[0]
+
+
+real_batch_loss_grad = batch_loss_grad
+
+
+def _seqs(rng, n=6, F=2):
+    return [rng.normal(size=(k, F)) for k in rng.randint(2, 6, size=n)]
+
+
+def _estimator_case(name):
+    """An estimator, its fit arguments, the loss and what the case exercises."""
+    rng = np.random.RandomState(0)
+    X = _seqs(rng)
+    small = {"hidden_layer_sizes": (3, 2), "random_state": 0, "max_iter": 1}
+    sw = rng.uniform(0.5, 2.0, len(X))
+    if name == "regressor":  # bidirectional, stacked, every dropout, L2
+        est = RNNRegressor(
+            cell="lstm",
+            bidirectional=True,
+            dropout=0.3,
+            recurrent_dropout=0.2,
+            input_dropout=0.2,
+            alpha=0.5,
+            **small,
+        )
+        return est, (X, rng.normal(size=len(X))), {"sample_weight": sw}
+    if name == "multiclass":  # softmax log-loss, class weights, mean pooling
+        est = RNNClassifier(
+            cell="gru", class_weight="balanced", pooling="mean", alpha=0.3, **small
+        )
+        return est, (X, np.array([0, 1, 2, 0, 1, 1])), {"sample_weight": sw}
+    if name == "binary":  # sigmoid log-loss, concat pooling
+        est = RNNClassifier(cell="rnn", pooling="concat", alpha=0.3, **small)
+        return est, (X, np.array(["a", "b", "b", "a", "a", "b"])), {}
+    if name == "statal-sequences":  # per-step weights, standardised targets
+        est = RNNRegressor(
+            cell="statal", n_states=2, return_sequences=True, alpha=0.3, **small
+        )
+        y = [rng.normal(size=len(x)) for x in X]
+        steps = [rng.uniform(0.5, 2.0, len(x)) for x in X]
+        return est, (X, y), {"sample_weight": steps}
+    if name == "classifier-sequences":  # per-step labels, log-loss at every step
+        est = RNNClassifier(cell="lstm", return_sequences=True, alpha=0.3, **small)
+        y = [rng.randint(3, size=len(x)) for x in X]
+        return est, (X, y), {}
+    if name == "wavenet":  # the convolution stack, patches, input dropout
+        est = RNNRegressor(
+            cell="wavenet",
+            hidden_layer_sizes=(3, 3),
+            input_dropout=0.2,
+            alpha=0.3,
+            random_state=0,
+            max_iter=1,
+        )
+        return est, (X, rng.normal(size=len(X))), {"sample_weight": sw}
+    # the encoder-decoder: reconstruction of every step
+    est = Seq2SeqTransformer(cell="gru", n_components=2, alpha=0.3, **small)
+    return est, (X,), {"sample_weight": sw}
+
+
+ESTIMATOR_CASES = [
+    "regressor",
+    "multiclass",
+    "binary",
+    "statal-sequences",
+    "classifier-sequences",
+    "wavenet",
+    "seq2seq",
+]
+
+
+@pytest.mark.parametrize("name", ESTIMATOR_CASES)
+def test_the_gradient_an_estimator_trains_on_matches_finite_differences(
+    monkeypatch, name
+):
+    """Central differences of the very function call ``fit`` makes per batch: its
+    loss with the output activation, target encoding, (per-step) sample and class
+    weights, L2 penalty and normaliser, and the dropout masks it drew."""
+    est, fit_args, fit_kwargs = _estimator_case(name)
+    args, kwargs = _first_batch_call(monkeypatch, est, *fit_args, **fit_kwargs)
+    arch, loss, params, batch, alpha = args[:5]
+    assert alpha > 0 and batch.X.dtype == np.float64
+    assert loss == {"multiclass": "log_loss", "classifier-sequences": "log_loss"}.get(
+        name, "binary_log_loss" if name == "binary" else "squared_error"
+    )
+    assert len(batch) == len(fit_args[0])  # one batch: the epoch's loss is its loss
+    value, grads = real_batch_loss_grad(*args, **kwargs)
+    assert value == pytest.approx(est.loss_curve_[0], rel=1e-12)
+    # Away from the initial point: zero biases put the wavenet stack's ReLU
+    # exactly at its kink on dropped inputs, where a difference means nothing.
+    rng = np.random.RandomState(1)
+    for p in params.values():
+        p += 0.1 * rng.normal(size=p.shape)
+    _, grads = real_batch_loss_grad(*args, **kwargs)
+
+    def f():
+        return real_batch_loss_grad(*args, **kwargs)[0]
+
+    numeric = numeric_gradient(f, params)
+    for k, g in grads.items():
+        scale = np.abs(numeric[k]).max()
+        np.testing.assert_allclose(
+            g, numeric[k], rtol=0, atol=1e-6 * scale + 1e-9, err_msg=k
+        )
+
+
+def test_validation_score_counts_the_weighted_rows_only():
+    # per-step targets: the steps of weight zero (padding) are left out, the
+    # others weighted by sample weight times step weight
+    Y = np.array([[[1.0], [2.0], [9.0]], [[3.0], [4.0], [5.0]]])
+    pred = Y + np.array([[[1.0], [0.0], [-50.0]], [[0.0], [2.0], [0.0]]])
+    steps = np.array([[1.0, 1.0, 0.0], [1.0, 3.0, 1.0]])
+    data = TrainData(np.zeros((2, 3, 1)), np.array([2, 3]), Y, np.array([2.0, 1.0]))
+    data.step_mask = steps
+
+    def weighted_mse(truth, p, sample_weight):
+        assert truth.shape == p.shape == (5, 1)  # the 5 steps of positive weight
+        return float(np.average((truth - p)[:, 0] ** 2, weights=sample_weight))
+
+    # errors 1, 0 (weights 2, 2) and 0, 2, 0 (weights 1, 3, 1)
+    assert data.score(weighted_mse, Y, pred) == pytest.approx((2 + 12) / 9)
+    many_to_one = TrainData(data.X, data.lengths, Y[:, 0], np.array([2.0, 1.0]))
+    score = many_to_one.score(
+        lambda t, p, sample_weight: float(
+            np.average((t - p)[:, 0], weights=sample_weight)
+        ),
+        Y[:, 0],
+        pred[:, 0],
+    )
+    assert score == pytest.approx(-2 / 3)

@@ -125,8 +125,6 @@ def test_receptive_field_counts_the_repeating_dilation_cycle():
     assert receptive_field(1) == 2
     assert receptive_field(10) == 1024
     assert receptive_field(12) == 1024 + 1 + 2
-    with pytest.raises(ValueError, match="n_layers"):
-        receptive_field(0)
 
 
 @settings(max_examples=20, deadline=None)
@@ -285,48 +283,3 @@ def test_caller_arrays_are_never_written(lengths):
         np.testing.assert_array_equal(arr, copy)
     for key in params:
         np.testing.assert_array_equal(params[key], param_copies[key])
-
-
-@pytest.mark.parametrize(
-    "change, error, match",
-    [
-        (lambda kw: kw.update(X=kw["X"][0]), ValueError, "3-D ndarray"),
-        (lambda kw: kw.update(X=kw["X"].tolist()), ValueError, "3-D ndarray"),
-        (lambda kw: kw.update(X=kw["X"].astype(np.int64)), TypeError, "float32"),
-        (lambda kw: kw.update(X=kw["X"].astype(np.float32)), TypeError, "same float"),
-        (lambda kw: kw.update(X=kw["X"][:, :, :1]), ValueError, "input features"),
-        (lambda kw: kw.update(n_layers=3), ValueError, "n_layers=3"),
-        (
-            lambda kw: kw["params"].update({"layers.1.res.weight": np.zeros((3, 3))}),
-            ValueError,
-            r"must have shape \(3, 3, 1\)",
-        ),
-        (lambda kw: kw.update(n_layers=0), ValueError, "n_layers must be"),
-        (lambda kw: kw.update(lengths=np.array([4.0, 2.0])), TypeError, "integer"),
-        (lambda kw: kw.update(lengths=np.array([4])), TypeError, r"shape \(2,\)"),
-        (lambda kw: kw.update(lengths=np.array([5, 2])), ValueError, r"\[0, 4\]"),
-        (lambda kw: kw.update(state=[np.zeros((1, 2, 3))]), ValueError, "list of 2"),
-        (
-            lambda kw: kw.update(state=[np.zeros((1, 2, 3)), np.zeros((1, 2, 3))]),
-            ValueError,
-            r"state\[1\].*\(2, 2, 3\)",
-        ),
-    ],
-)
-def test_bad_input_is_rejected_with_a_clear_message(change, error, match):
-    kwargs = {
-        "params": _net(0, 2, 3, 2),
-        "X": _data(0, 4, 2, 2),
-        "lengths": None,
-        "n_layers": 2,
-    }
-    change(kwargs)
-    with pytest.raises(error, match=match):
-        wavenet_forward(**kwargs)
-
-
-def test_backward_rejects_a_gradient_of_the_wrong_shape():
-    params = _net(0, 2, 3, 2)
-    Y, _, cache = wavenet_forward(params, _data(0, 4, 2, 2), n_layers=2)
-    with pytest.raises(ValueError, match="shape of Y"):
-        wavenet_backward(params, np.ones((4, 2, 2)), cache)

@@ -4,33 +4,49 @@ import numpy as np
 import pytest
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
-from skrnn._network import Architecture, init_params, loss_and_grad
+from skrnn._network import Architecture, draw_masks, init_params
+from skrnn._training import TrainData, batch_loss_grad
 from skrnn.datasets import make_adding_problem
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_network_gradients_match_finite_differences(return_sequences):
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss"])
+def test_training_loss_gradient_matches_finite_differences(return_sequences, loss):
+    """``batch_loss_grad`` as training calls it on the convolution stack: sample
+    weights (per step for sequences), L2 penalty, a fixed input-dropout mask."""
     rng = np.random.RandomState(0)
     arch = Architecture(
-        "wavenet", (3, 3, 3), n_inputs=2, n_outputs=2, return_sequences=return_sequences
+        "wavenet",
+        (3, 3, 3),
+        n_inputs=2,
+        n_outputs=2,
+        return_sequences=return_sequences,
+        input_dropout=0.3,
+        dropout=0.2,
     )
     params = init_params(arch, np.random.RandomState(1))
     for p in params.values():
         p += rng.normal(scale=0.3, size=p.shape)
     lengths = np.array([6, 4, 1])
     X = rng.normal(size=(3, 6, 2))
-    if return_sequences:
-        Y = rng.normal(size=(3, 6, 2))
-        w = (np.arange(6)[None, :] < lengths[:, None]) * np.array([[1.0], [2.0], [0.5]])
+    shape = (3, 6) if return_sequences else (3,)
+    if loss == "log_loss":
+        Y = np.eye(2)[rng.randint(2, size=shape)]
     else:
-        Y, w = rng.normal(size=(3, 2)), np.array([1.0, 2.0, 0.5])
+        Y = rng.normal(size=(*shape, 2))
+    if return_sequences:
+        steps = (np.arange(6)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2, shape)
+        batch = TrainData(X, lengths, Y, np.ones(3), steps)
+    else:
+        batch = TrainData(X, lengths, Y, np.array([1.0, 2.0, 0.5]))
+    masks = draw_masks(arch, rng, 3, np.float64)
 
     def f():
-        return loss_and_grad(arch, "squared_error", params, X, lengths, Y, w, 0.1)[0]
+        return batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)[0]
 
-    _, grads, _ = loss_and_grad(arch, "squared_error", params, X, lengths, Y, w, 0.1)
+    _, grads = batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)
     for name, p in params.items():
         num = np.zeros_like(p)
         for i in np.ndindex(p.shape):

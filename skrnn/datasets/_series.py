@@ -7,6 +7,7 @@ import numpy as np
 from scipy.signal import lfilter
 from sklearn.utils import check_random_state
 
+from .._windowing import make_windows
 from ._validation import check_int, check_real
 
 __all__ = ["mackey_glass", "make_mackey_glass", "make_noisy_sine"]
@@ -40,21 +41,12 @@ def _sliding_windows(series, n_timesteps, horizon):
         ``series[i + n_timesteps : i + n_timesteps + horizon]`` for each window,
         of shape (n_windows,) for a 1-D series and horizon 1, (n_windows,
         horizon) for a 1-D series, (n_windows, n_features) for horizon 1 and
-        (n_windows, horizon, n_features) otherwise. Both arrays own their data.
+        (n_windows, horizon, n_features) otherwise. Neither is a view of ``series``.
     """
-    univariate = series.ndim == 1
-    values = series.reshape(len(series), -1)
-    n_windows = len(values) - n_timesteps - horizon + 1
-    view = np.lib.stride_tricks.sliding_window_view
-    X = view(values[: n_windows + n_timesteps - 1], n_timesteps, axis=0)
-    y = view(values[n_timesteps:], horizon, axis=0)
-    X = np.array(X.transpose(0, 2, 1), dtype=np.float64, order="C")
-    y = np.array(y.transpose(0, 2, 1), dtype=np.float64, order="C")
-    if univariate:
-        y = y[:, :, 0]
-    if horizon == 1:
-        y = y[:, 0]
-    return X, y
+    series = np.asarray(series, dtype=np.float64)
+    # a list of every feature keeps the target axis of a 2-D series
+    target = None if series.ndim == 1 else list(range(series.shape[1]))
+    return make_windows(series, n_timesteps, horizon, target=target)
 
 
 def make_noisy_sine(
