@@ -103,7 +103,7 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "bidirectional": ["boolean"],
+        "bidirectional": ["boolean", StrOptions({"auto"})],
         "nonlinearity": [StrOptions({"tanh", "relu"})],
         "n_states": [Interval(Integral, 1, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -174,7 +174,7 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
                 "return_sequences=True needs an output at every step. Use "
                 "patch_size=1 (or 'auto', which is 1 for per-step outputs)."
             )
-        if self.bptt_steps is not None and self.bidirectional:
+        if self.bptt_steps is not None and self._explicitly_bidirectional():
             raise ValueError(
                 "bptt_steps (truncated BPTT) cannot be used with bidirectional=True: "
                 "the reverse direction reads the whole future of every step. Set "
@@ -196,10 +196,25 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
                 "solver='adam' or 'sgd', or set all three to 0."
             )
 
+    def _explicitly_bidirectional(self):
+        return not isinstance(self.bidirectional, str) and bool(self.bidirectional)
+
+    def _bidirectional(self):
+        """``bidirectional`` resolved: ``"auto"`` reads both ways when nothing
+        needs the network to be causal (a prediction after the whole sequence,
+        a recurrent cell, no truncated BPTT)."""
+        if not isinstance(self.bidirectional, str):
+            return bool(self.bidirectional)
+        return not (
+            self.cell == "wavenet"
+            or getattr(self, "return_sequences", False)
+            or self.bptt_steps is not None
+        )
+
     def _check_wavenet(self):
         sizes = self._hidden_sizes()
         unsupported = {
-            "bidirectional=True": self.bidirectional,
+            "bidirectional=True": self._explicitly_bidirectional(),
             "recurrent_dropout > 0": self.recurrent_dropout,
             "bptt_steps": self.bptt_steps is not None,
         }
@@ -258,7 +273,7 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
             hidden_sizes=self.hidden_layer_sizes_,
             n_inputs=n_inputs,
             n_outputs=n_outputs,
-            bidirectional=self.bidirectional,
+            bidirectional=self.bidirectional_,
             nonlinearity=self.nonlinearity,
             return_sequences=return_sequences,
             dropout=self.dropout,
@@ -328,10 +343,11 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
         """Whether the fitted weights fit the current parameters' network."""
         auto = isinstance(self.hidden_layer_sizes, str)  # "auto": as fitted
         same_sizes = auto or self._hidden_sizes() == tuple(self.hidden_layer_sizes_)
-        shapes = self._arch().param_shapes()  # cell, bidirectional, n_states
+        shapes = self._arch().param_shapes()  # cell, n_states
         old = self.state_dict_
         if (
             same_sizes
+            and self._bidirectional() == self.bidirectional_
             and list(shapes) == list(old)
             and all(old[k].shape == shape for k, shape in shapes.items())
         ):
@@ -388,6 +404,7 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
             same = lengths.min() == lengths.max()
             self._fit_n_timesteps = int(lengths.max()) if same else None
             self._random_state = check_random_state(self.random_state)
+            self.bidirectional_ = self._bidirectional()
             self.patch_size_ = self._patch_size(int(lengths.max()))
             n_steps = -(-int(lengths.max()) // self.patch_size_)
             self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)

@@ -77,7 +77,7 @@ ARRAYS = {
     "Seq2SeqTransformer": (*_CURVES, *_TARGETS),
 }
 #: Set on load from the stored attributes (``save`` checks that they agree).
-DERIVED = ("loss_", "receptive_field_", "_loss_name")
+DERIVED = ("loss_", "receptive_field_", "_loss_name", "bidirectional_")
 #: Stored in sections of their own: the weights, the column names, the label
 #: encoder (its type; its classes are ``classes_``) and the training state.
 SECTIONS = (
@@ -106,9 +106,29 @@ def weight_shapes(arch):
     return param_shapes(arch)
 
 
+def _reads_backwards(names):
+    """Whether weight names (or ``weights/<name>.npy`` entries) hold a reverse
+    direction: the network was bidirectional."""
+    return any(n.removesuffix(".npy").endswith("_reverse") for n in names)
+
+
+def _decode_bidirectional(est, manifest):
+    """``bidirectional_`` from the stored weights, checked against the parameter."""
+    both = _reads_backwards(e for e in manifest if e.startswith("weights/"))
+    if isinstance(est.bidirectional, bool) and est.bidirectional != both:
+        raise Invalid(
+            f"bidirectional={est.bidirectional} but the weights "
+            f"{'hold' if both else 'lack'} a reverse direction"
+        )
+    est.bidirectional_ = both
+
+
 def derived(est):
     """The attributes ``load`` computes from the stored ones."""
-    out = {"loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan}
+    out = {
+        "loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan,
+        "bidirectional_": _reads_backwards(est.state_dict_),
+    }
     if est.cell == "wavenet":
         field = receptive_field(len(est.hidden_layer_sizes_))
         out["receptive_field_"] = est.patch_size_ * field
@@ -384,6 +404,7 @@ def decode_estimator(est, sections, reader):
     if not isinstance(fitted, dict):
         raise Invalid("the fitted section is missing")
     _decode_scalars(est, fitted)
+    _decode_bidirectional(est, reader.manifest)
     _check_scalars(est)
     expected = _expected(est, fitted, training, reader.manifest)
     _check_manifest(reader.manifest, expected)

@@ -131,7 +131,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         cell="lstm",
         hidden_layer_sizes="auto",
         *,
-        bidirectional=False,
+        bidirectional="auto",
         nonlinearity="tanh",
         n_states=1,
         input_dropout=0.0,

@@ -107,6 +107,11 @@ class StateDictMixin:
         size = getattr(self, "patch_size", 1)
         self.patch_size_ = 1 if size == "auto" else int(size)
         self.hidden_layer_sizes_ = self._hidden_sizes()
+        self.bidirectional_ = (
+            f"{key}_reverse" in state_dict  # "auto": as the module was
+            if isinstance(self.bidirectional, str)
+            else bool(self.bidirectional)
+        )
         n_inputs = int(np.shape(state_dict[key])[1])
         n_outputs = int(np.shape(state_dict["head.weight"])[0])
         if n_inputs % self.patch_size_:
@@ -120,7 +125,7 @@ class StateDictMixin:
         hint = (
             f" The shapes were compared with cell={self.cell!r}, "
             f"hidden_layer_sizes={self.hidden_layer_sizes!r}, "
-            f"bidirectional={self.bidirectional}, pooling={self.pooling!r}: set "
+            f"bidirectional={self.bidirectional_}, pooling={self.pooling!r}: set "
             "those to the module's (pooling='last' for a head on h_n)."
         )
         weights = self._checked_state_dict(state_dict, arch, dtype, hint)

@@ -55,11 +55,12 @@ class SequenceStream:
                 "input before decoding, so it cannot stream."
             )
         check_is_fitted(estimator)
-        if estimator.bidirectional:
+        if estimator.bidirectional_:
             raise ValueError(
                 "streaming needs a unidirectional model: a bidirectional layer "
-                "reads each sequence backwards from its end. Fit with "
-                "bidirectional=False to stream."
+                "reads each sequence backwards from its end (bidirectional='auto' "
+                "reads both ways for a prediction after the whole sequence). Fit "
+                "with bidirectional=False to stream."
             )
         if getattr(estimator, "local_level_", None) is not None:
             raise ValueError(

@@ -128,7 +128,8 @@ def test_per_step_regressor_with_torch_weights_predicts_torch_output(cell):
 def test_classifier_with_torch_weights_gives_torch_probabilities(cell, n_classes):
     X = _ragged(F=3)
     y = np.arange(len(X)) % n_classes
-    clf = RNNClassifier(cell, (4,), max_iter=1, random_state=0).fit(X, y)
+    clf = RNNClassifier(cell, (4,), bidirectional=False, max_iter=1, random_state=0)
+    clf.fit(X, y)
     n_out = 1 if n_classes == 2 else n_classes
     rnn, head, state = _torch_net(cell, (4,), False, 3, n_out, pooling=clf.pooling)
     clf.load_state_dict(state)
@@ -153,7 +154,7 @@ def test_classifier_with_torch_weights_gives_torch_probabilities(cell, n_classes
 )
 def test_load_state_dict_rejects_bad_weights_and_keeps_old_ones(change, match):
     X = _array(F=3)
-    reg = RNNRegressor("gru", (4,), max_iter=1, random_state=0)
+    reg = RNNRegressor("gru", (4,), bidirectional=False, max_iter=1, random_state=0)
     reg.fit(X, X.sum(axis=(1, 2)))
     before = copy.deepcopy(reg.state_dict_)
     _, _, state = _torch_net("gru", (4,), False, 3, 1)

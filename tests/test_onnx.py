@@ -197,12 +197,13 @@ def test_what_the_padding_holds_does_not_matter_inside_a_patch(cell, dtype):
 
 def test_the_default_classifier_exports():
     # every parameter at its default: concat pooling, patches of
-    # ceil(100 / 32) = 4 steps, one layer of hidden_layer_sizes_ = (32,)
+    # ceil(100 / 32) = 4 steps, one bidirectional layer of hidden_layer_sizes_ =
+    # (32,): the head reads [last, mean] of 2 x 32 features
     rng = np.random.RandomState(16)
     X = rng.normal(size=(12, 100, 2)).astype(np.float32)
     clf = RNNClassifier(random_state=0).fit(X, (X[:, :, 0].mean(axis=1) > 0) * 1)
     assert (clf.patch_size_, clf.hidden_layer_sizes_) == (4, (32,))
-    assert clf.state_dict_["head.weight"].shape == (1, 64)
+    assert clf.bidirectional_ and clf.state_dict_["head.weight"].shape == (1, 128)
     onx = skl2onnx.to_onnx(clf, X[:1])
     Xt = rng.normal(size=(5, 90, 2)).astype(np.float32)
     label, proba = run(onx, Xt)

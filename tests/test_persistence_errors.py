@@ -47,7 +47,7 @@ def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
     "change, message",
     [
         (dict(cell="lstm"), "architecture needs"),
-        (dict(bidirectional=True), "architecture needs it"),
+        (dict(bidirectional=False), "lack|hold"),
         (dict(cell="wavenet"), "is missing .the architecture needs it"),
         (dict(hidden_layer_sizes=-1), "invalid parameters"),
     ],

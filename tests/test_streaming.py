@@ -48,7 +48,7 @@ def test_stream_equals_one_call_per_step(cell):
 def test_stream_many_to_one_is_prediction_on_the_prefix(cell):
     X, y, _ = _data()
     kw = {"cell": cell, "hidden_layer_sizes": CELLS[cell], "max_iter": 3}
-    reg = RNNRegressor(random_state=0, **kw).fit(X, y[:, -1])
+    reg = RNNRegressor(random_state=0, bidirectional=False, **kw).fit(X, y[:, -1])
     stream = reg.stream()
     for a, b in CHUNKS:
         out = stream.predict(X[:, a:b])
@@ -58,7 +58,9 @@ def test_stream_many_to_one_is_prediction_on_the_prefix(cell):
 def test_stream_ragged_lists_and_reset():
     rng = np.random.RandomState(1)
     seqs = [rng.normal(size=(n, 3)) for n in (9, 4, 13)]
-    reg = RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    reg = RNNRegressor(
+        hidden_layer_sizes=(4,), bidirectional=False, max_iter=2, random_state=0
+    )
     reg.fit(seqs, rng.normal(size=3))
     stream = reg.stream()
     stream.predict([s[:3] for s in seqs])
@@ -74,9 +76,9 @@ def test_stream_ragged_lists_and_reset():
 
 def test_stream_errors():
     X, y, _ = _data()
-    reg = RNNRegressor(hidden_layer_sizes=(3,), max_iter=1, random_state=0).fit(
-        X, y[:, 0]
-    )
+    reg = RNNRegressor(
+        hidden_layer_sizes=(3,), bidirectional=False, max_iter=1, random_state=0
+    ).fit(X, y[:, 0])
     stream = reg.stream()
     stream.predict(X[:, :5])
     with pytest.raises(ValueError, match="carries 12 series"):
@@ -86,6 +88,10 @@ def test_stream_errors():
     bi = RNNRegressor(hidden_layer_sizes=(3,), bidirectional=True, max_iter=1)
     with pytest.raises(ValueError, match="unidirectional"):
         bi.fit(X, y[:, 0]).stream()
+    auto = RNNRegressor(hidden_layer_sizes=(3,), max_iter=1).fit(X, y[:, 0])
+    assert auto.bidirectional_  # "auto", many-to-one: both ways
+    with pytest.raises(ValueError, match="bidirectional=False to stream"):
+        auto.stream()
     with pytest.raises(AttributeError, match="RNNClassifier"):
         reg.stream().predict_proba(X)
     ae = Seq2SeqTransformer(hidden_layer_sizes=(3,), max_iter=1).fit(X)
@@ -98,6 +104,7 @@ def _sine_model(horizon=1, **kw):
     series = np.sin(np.arange(400) * 0.2)
     X, y = make_windows(series, window=20, horizon=horizon)
     kw = {"max_iter": 200, "batch_size": 200, "n_iter_no_change": 10, **kw}
+    kw.setdefault("bidirectional", False)  # forecast(window=None) streams
     reg = RNNRegressor(hidden_layer_sizes=(16,), random_state=0, **kw)
     return series, reg.fit(X[:300], y[:300])
 
