@@ -5,6 +5,7 @@ import os
 import pytest
 from hypothesis import settings
 
+import skrnn
 from skrnn import _parallel
 
 # "ci": the same examples on every run and every machine, so a failure reproduces
@@ -26,6 +27,13 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def numpy_scan():
+    """Run the test on the NumPy scan (tests of its internals), not the kernels."""
+    with skrnn.config_context(fast_path=False):
+        yield
 
 
 @pytest.fixture

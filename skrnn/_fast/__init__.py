@@ -7,6 +7,7 @@ import numpy as np
 
 from .._cells import GRUCell, LSTMCell, RNNCell
 from .._config import get_config
+from .. import _parallel
 from .._parallel import run_shards
 
 __all__ = [
@@ -27,9 +28,6 @@ KERNELS = {
 
 #: dtypes the kernels are compiled for.
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-#: Fewest rows in each of the two shards of a batch (below it, one shard).
-MIN_FAST_SHARD_ROWS = 8
 
 _NUMBA = None
 
@@ -72,7 +70,8 @@ def fast_shards(batch):
     Depends on the batch size only (never on the machine or the thread count),
     so the same data give the same numbers bit for bit everywhere. The halves
     run their whole loop over time side by side on two threads (the kernels
-    release the GIL).
+    release the GIL). Each half has at least ``skrnn._parallel.MIN_SHARD_ROWS``
+    rows.
 
     Examples
     --------
@@ -82,7 +81,7 @@ def fast_shards(batch):
     >>> fast_shards(33)
     [slice(0, 17, None), slice(17, 33, None)]
     """
-    if batch < 2 * MIN_FAST_SHARD_ROWS:
+    if batch < 2 * _parallel.MIN_SHARD_ROWS:
         return [slice(0, batch)]
     half = (batch + 1) // 2
     return [slice(0, half), slice(half, batch)]
@@ -115,8 +114,8 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
     if project is not None:
         X, w_ih_t, bias, chunk_bytes = project
         GH = w_ih_t.shape[1]
-        rows = shards[0].stop - shards[0].start
-        chunk = max(1, min(T, chunk_bytes // (rows * GH * h.dtype.itemsize)))
+        # the shards' buffers together hold about chunk_bytes
+        chunk = max(1, min(T, chunk_bytes // (B * GH * h.dtype.itemsize)))
         project = (
             np.ascontiguousarray(X),
             np.ascontiguousarray(w_ih_t),

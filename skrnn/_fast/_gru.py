@@ -20,14 +20,14 @@ def _masked_prev(h, t, mask, r0, r1, out):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _step(g, g0, hg, b_hn, hn, h, t, valid, r0, n):
+def _step(g, g0, hg, b_hn, hn, n0, h, t, valid, r0, n):
     """One step for rows [r0, r0 + n): the gate rows ``g[g0 + b]`` become the
-    activated (r, z, n), ``hn[g0 + b]`` the hidden candidate projection (with
+    activated (r, z, n), ``hn[n0 + b]`` the hidden candidate projection (with
     ``b_hn``), and ``h[t + 1]`` the new state."""
     H = h.shape[2]
     half = np.full(1, 0.5, h.dtype)[0]
     for b in range(n):
-        row, gr = r0 + b, g0 + b
+        row, gr, nr = r0 + b, g0 + b, n0 + b
         if not valid[t, row]:
             h[t + 1, row] = h[t, row]
             continue
@@ -35,7 +35,7 @@ def _step(g, g0, hg, b_hn, hn, h, t, valid, r0, n):
             g[gr, k] = np.tanh((g[gr, k] + hg[b, k]) * half) * half + half
         for j in range(H):
             p = hg[b, 2 * H + j] + b_hn[j]
-            hn[gr, j] = p
+            hn[nr, j] = p
             v = np.tanh(g[gr, 2 * H + j] + g[gr, j] * p)
             g[gr, 2 * H + j] = v
             h[t + 1, row, j] = (h[t, row, j] - v) * g[gr, H + j] + v
@@ -56,7 +56,7 @@ def forward(gates, hn, h, w_hh_t, b_hn, valid, mask, r0, r1):
     for t in range(gates.shape[0]):
         _masked_prev(h, t, mask, r0, r1, prev)
         np.dot(prev, w_hh_t, hg)
-        _step(gates[t], r0, hg, b_hn, hn[t], h, t, valid, r0, n)
+        _step(gates[t], r0, hg, b_hn, hn[t], r0, h, t, valid, r0, n)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -70,13 +70,13 @@ def predict(X, w_ih_t, bias, chunk, h, w_hh_t, b_hn, valid, mask, r0, r1):
     n, GH = r1 - r0, w_hh_t.shape[1]
     prev = np.empty((n, H), h.dtype)
     hg = np.empty((n, GH), h.dtype)
+    hn = np.empty((n, H), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
         xs = np.empty((m * n, F), h.dtype)
         for s in range(m):
             xs[s * n : (s + 1) * n] = X[t0 + s, r0:r1]
         buf = np.dot(xs, w_ih_t)
-        hn = np.empty((m * n, H), h.dtype)
         for r in range(m * n):
             for k in range(GH):
                 buf[r, k] += bias[k]
@@ -84,7 +84,7 @@ def predict(X, w_ih_t, bias, chunk, h, w_hh_t, b_hn, valid, mask, r0, r1):
             t = t0 + s
             _masked_prev(h, t, mask, r0, r1, prev)
             np.dot(prev, w_hh_t, hg)
-            _step(buf, s * n, hg, b_hn, hn, h, t, valid, r0, n)
+            _step(buf, s * n, hg, b_hn, hn, 0, h, t, valid, r0, n)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
