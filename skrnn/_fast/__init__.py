@@ -5,9 +5,9 @@ import importlib.util
 
 import numpy as np
 
+from .. import _parallel
 from .._cells import GRUCell, LSTMCell, RNNCell
 from .._config import get_config
-from .. import _parallel
 from .._parallel import run_shards
 
 __all__ = [
