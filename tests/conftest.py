@@ -29,6 +29,20 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="module", params=["numpy-scan", "fast-scan"])
+def both_scan_paths(request):
+    """Run a module once on the NumPy scan and once on the compiled kernels.
+
+    ``pytestmark = pytest.mark.usefixtures("both_scan_paths")`` in the gradient
+    and parity modules; the compiled run skips without numba.
+    """
+    fast = request.param == "fast-scan"
+    if fast:
+        pytest.importorskip("numba", reason="the compiled scan needs numba")
+    with skrnn.config_context(fast_path=fast):
+        yield fast
+
+
 @pytest.fixture
 def numpy_scan():
     """Run the test on the NumPy scan (tests of its internals), not the kernels."""

@@ -22,6 +22,9 @@ from skrnn._network import (
     weight_names,
 )
 
+# The gradient and parity checks run on both implementations of the scan.
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 CELL_NAMES = sorted(CELLS)
 # Entrywise finite differences cost two forwards per number: fewer, costlier examples.
 FD_EXAMPLES = max(5, settings.default.max_examples // 2)
