@@ -9,7 +9,7 @@ pytest.importorskip("numba", reason="the compiled fast path needs numba (skrnn[f
 import skrnn  # noqa: E402
 import skrnn._recurrent as recurrent  # noqa: E402
 from skrnn import _fast, _parallel  # noqa: E402
-from skrnn._fast import _gru, _lstm, _rnn  # noqa: E402
+from skrnn._fast import _kernels  # noqa: E402
 from skrnn._recurrent import (  # noqa: E402
     init_direction,
     make_cell,
@@ -118,13 +118,8 @@ def test_statal_cell_and_other_dtypes_stay_on_numpy():
 def test_every_kernel_caches_its_compiled_code():
     from numba.core.registry import CPUDispatcher
 
-    kernels = [
-        obj
-        for module in (_rnn, _lstm, _gru)
-        for obj in vars(module).values()
-        if isinstance(obj, CPUDispatcher)
-    ]
-    assert len(kernels) == 3 + 5 + 5
+    kernels = [k for k in vars(_kernels).values() if isinstance(k, CPUDispatcher)]
+    assert len(kernels) == 2 + 2 + 4 + 4
     for kernel in kernels:
         assert type(kernel._cache).__name__ == "FunctionCache", kernel
 
