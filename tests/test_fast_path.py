@@ -1,10 +1,14 @@
 """Tests of skrnn._fast: the compiled scan equals the NumPy scan, and its dispatch."""
 
+import math
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 pytest.importorskip("numba", reason="the compiled fast path needs numba (skrnn[fast])")
+
+from numba import njit  # noqa: E402
 
 import skrnn  # noqa: E402
 import skrnn._recurrent as recurrent  # noqa: E402
@@ -199,3 +203,33 @@ def test_float32_fit_on_the_fast_path_stays_float32_and_near_numpy():
             preds.append(model.predict(X))
     assert preds[0].dtype == np.float32
     assert_allclose(preds[0], preds[1], rtol=1e-5, atol=1e-5)
+
+
+@njit(error_model="numpy")
+def _tanh_kernel(x, out):
+    for i in range(x.size):
+        out[i] = _kernels.tanh(x[i])
+
+
+def test_kernel_tanh_float32_accuracy():
+    # every 31st float32 from 2^-30 to 12 (past the clamp), both signs
+    lo, hi = np.float32(2**-30).view(np.int32), np.float32(12).view(np.int32)
+    x = np.arange(lo, hi, 31, dtype=np.int32).view(np.float32)
+    x = np.concatenate([x, -x, np.array([0.0, np.inf, -np.inf], np.float32)])
+    out = np.empty_like(x)
+    _tanh_kernel(x, out)
+    ref = np.tanh(x.astype(np.float64))
+    err = np.abs(out.astype(np.float64) - ref)
+    assert err.max() <= 3.5e-7
+    ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    assert (err / ulp).max() <= 6
+    assert np.all(np.abs(out) <= 1)
+    _tanh_kernel(np.array([np.nan], np.float32), out[:1])
+    assert np.isnan(out[0])
+
+
+def test_kernel_tanh_float64_is_libm():
+    x = np.random.RandomState(0).standard_normal(20000) * 4
+    out = np.empty_like(x)
+    _tanh_kernel(x, out)
+    assert_array_equal(out, [math.tanh(v) for v in x])
