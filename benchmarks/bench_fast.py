@@ -11,10 +11,12 @@ Per cell, shape (batch, steps, features, hidden) and dtype: a training step
 on the NumPy scan (``fast_path=False``), on the compiled kernels
 (``fast_path=True``) and in PyTorch, all with ``--threads`` threads (PyTorch:
 ``torch.set_num_threads``; skrnn: BLAS on one thread, as the estimators run,
-the batch split into two shards that run side by side). Times are medians in
-milliseconds with [min-max]; the ratios are to PyTorch's median (below 1: faster
-than PyTorch). Then the first fit's time in a fresh process with an empty numba
-cache (compiling) and in a second process (loading the cache).
+the batch split into two shards that run side by side). The three run in
+turns, one call each per round, so that the load of a shared machine weighs
+on all alike. Times are medians in milliseconds with [min-max]; the ratios are
+of the minima (below 1: the first is faster). Then the first fit's time in a
+fresh process with an empty numba cache (compiling) and in a second process
+(loading the cache).
 """
 
 import argparse
@@ -28,7 +30,7 @@ import numpy as np
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _common import SkrnnModel, fmt_time, print_table, timeit  # noqa: E402
+from _common import SkrnnModel, fmt_time, print_table  # noqa: E402
 
 import skrnn  # noqa: E402
 from skrnn import _parallel  # noqa: E402
@@ -44,72 +46,80 @@ def _data(B, T, F, dtype, seed=0):
     return X, y
 
 
-def _skrnn_times(cell, X, y, fast, budget):
-    F, H = X.shape[2], SHAPE_H[0]
-    model = SkrnnModel(cell, F, H, X.dtype)
-    with skrnn.config_context(fast_path=fast), _parallel.blas_single_thread():
-        train = timeit(lambda: model.train_step(X, y), budget)
-        pred = timeit(lambda: model.predict(X), budget)
-    return train, pred
+def _interleaved(fns, budget, min_rounds=5, max_rounds=200):
+    """Time each callable once per round, round after round (a shared machine's
+    load then weighs on all alike); (median, min, max) seconds per callable."""
+    for fn in fns:  # warm-up (and compilation)
+        fn()
+    times = [[] for _ in fns]
+    t_end = time.perf_counter() + budget * len(fns)
+    while len(times[0]) < max_rounds and (
+        len(times[0]) < min_rounds or time.perf_counter() < t_end
+    ):
+        for fn, ts in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [(float(np.median(t)), float(np.min(t)), float(np.max(t))) for t in times]
 
 
-SHAPE_H = [0]  # hidden size of the current shape, for _skrnn_times
+def _in_path(fn, fast):
+    def run():
+        with skrnn.config_context(fast_path=fast), _parallel.blas_single_thread():
+            fn()
+
+    return run
 
 
-def _torch_times(torch, cell, X, y, budget):
-    from bench_torch import torch_model
+def _case(torch, cell, B, T, F, H, dtype, budget):
+    """(train, predict) stats of the NumPy scan, the fast path and PyTorch."""
+    X, y = _data(B, T, F, dtype)
+    fns = []
+    for fast in (False, True):
+        model = SkrnnModel(cell, F, H, dtype)
+        fns += [
+            _in_path(lambda m=model: m.train_step(X, y), fast),
+            _in_path(lambda m=model: m.predict(X), fast),
+        ]
+    if torch is not None:
+        from bench_torch import torch_model
 
-    _, step, predict = torch_model(torch, cell, X.shape[2], SHAPE_H[0], X.dtype)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    return timeit(lambda: step(Xt, yt), budget), timeit(lambda: predict(Xt), budget)
+        _, step, predict = torch_model(torch, cell, F, H, dtype)
+        Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+        fns += [lambda: step(Xt, yt), lambda: predict(Xt)]
+    stats = _interleaved(fns, budget)
+    if torch is None:
+        stats += [None, None]
+    return stats
 
 
 def _ratio(a, b):
-    return "-" if b is None else f"{a[0] / b[0]:.2f}"
+    return "-" if b is None else f"{a[1] / b[1]:.2f}"
+
+
+def _fmt(stats):
+    return "-" if stats is None else fmt_time(stats)
 
 
 def step_table(torch, dtype, budget):
     rows = []
     for cell in CELLS:
         for B, T, F, H in SHAPES:
-            SHAPE_H[0] = H
-            X, y = _data(B, T, F, dtype)
-            np_train, np_pred = _skrnn_times(cell, X, y, False, budget)
-            fa_train, fa_pred = _skrnn_times(cell, X, y, True, budget)
-            t_train = t_pred = None
-            if torch is not None:
-                t_train, t_pred = _torch_times(torch, cell, X, y, budget)
+            np_tr, np_pr, fa_tr, fa_pr, t_tr, t_pr = _case(
+                torch, cell, B, T, F, H, dtype, budget
+            )
             rows.append(
-                [
-                    cell,
-                    f"{B},{T},{F},{H}",
-                    fmt_time(np_train),
-                    fmt_time(fa_train),
-                    "-" if t_train is None else fmt_time(t_train),
-                    _ratio(np_train, t_train),
-                    _ratio(fa_train, t_train),
-                    fmt_time(np_pred),
-                    fmt_time(fa_pred),
-                    "-" if t_pred is None else fmt_time(t_pred),
-                    _ratio(np_pred, t_pred),
-                    _ratio(fa_pred, t_pred),
-                ]
+                [cell, f"{B},{T},{F},{H}"]
+                + [_fmt(np_tr), _fmt(fa_tr), _fmt(t_tr)]
+                + [_ratio(np_tr, t_tr), _ratio(fa_tr, t_tr), _ratio(fa_tr, np_tr)]
+                + [_fmt(np_pr), _fmt(fa_pr), _fmt(t_pr)]
+                + [_ratio(np_pr, t_pr), _ratio(fa_pr, t_pr), _ratio(fa_pr, np_pr)]
             )
             print("  done", cell, B, T, F, H, flush=True)
-    header = [
-        "cell",
-        "B,T,F,H",
-        "numpy train",
-        "fast train",
-        "torch train",
-        "numpy/torch",
-        "fast/torch",
-        "numpy predict",
-        "fast predict",
-        "torch predict",
-        "numpy/torch",
-        "fast/torch",
-    ]
+    header = ["cell", "B,T,F,H"]
+    for what in ("train", "predict"):
+        header += [f"numpy {what}", f"fast {what}", f"torch {what}"]
+        header += ["numpy/torch", "fast/torch", "fast/numpy"]
     print(f"\n### Training step and prediction, {np.dtype(dtype).name}, ms\n")
     print_table(header, rows)
 
