@@ -6,7 +6,7 @@ import pytest
 from hypothesis import settings
 
 import skrnn
-from skrnn import _parallel
+from skrnn import _fast, _parallel
 
 # "ci": the same examples on every run and every machine, so a failure reproduces
 # exactly; print_blob=True prints the @reproduce_failure line for a failing example.
@@ -58,6 +58,7 @@ def shard_every_batch(monkeypatch):
         monkeypatch.setattr(_parallel, "MIN_SHARD_WORK", 1)
         monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 1)
         monkeypatch.setattr(_parallel, "MIN_SHARD_GATES", 0)
+        monkeypatch.setattr(_fast, "MIN_FAST_SHARD_WORK", 0)
 
     return apply
 

@@ -23,6 +23,13 @@ from skrnn._recurrent import (  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+
+@pytest.fixture(autouse=True)
+def _shard_small_batches(monkeypatch):
+    """Two shards from 16 rows, whatever the work (the tests' layers are tiny)."""
+    monkeypatch.setattr(_fast, "MIN_FAST_SHARD_WORK", 0)
+
+
 VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 IDS = ["rnn-tanh", "rnn-relu", "lstm", "gru"]
 
@@ -59,6 +66,8 @@ def _run(cell, problem, fast):
     with skrnn.config_context(fast_path=fast):
         cache = scan_forward(cell, params, X, carry0, valid, mask)
         assert (cache["fast"] is not None) == fast
+        if fast:
+            assert len(cache["shards"]) == len(_fast.fast_shards(X.shape[1], 1))
         out = [cache["h"].copy()] + [cache[n].copy() for n in cell.hidden_carries]
         dX, d0, grads = scan_backward(cell, params, X, cache, dY, dT)
         pred = scan_forward(cell, params, X, carry0, valid, mask, for_backward=False)
@@ -72,7 +81,7 @@ def _run(cell, problem, fast):
 @pytest.mark.parametrize("name, nonlinearity", VARIANTS, ids=IDS)
 def test_compiled_scan_equals_numpy_scan(name, nonlinearity, batch, dtype):
     cell = make_cell(name, nonlinearity)
-    assert len(_fast.fast_shards(batch)) == (2 if batch == 20 else 1)
+    assert len(_fast.fast_shards(batch, 1)) == (2 if batch == 20 else 1)
     problem = _problem(cell, dtype, batch)
     fast, ref = _run(cell, problem, True), _run(cell, problem, False)
     assert len(fast) == len(ref)
@@ -174,7 +183,7 @@ def test_estimator_fit_on_the_fast_path_equals_the_numpy_fit(monkeypatch, cell):
 
 def test_fast_fit_is_bit_identical_across_refits_and_thread_counts(monkeypatch):
     monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 4)  # batches of 20: 2 shards
-    assert len(_fast.fast_shards(20)) == 2
+    assert len(_fast.fast_shards(20, 1)) == 2
     results = []
     for threads in (2, 1, 2):
         _parallel.set_max_threads(threads)

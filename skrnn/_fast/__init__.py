@@ -64,14 +64,23 @@ def kernels_for(cell, dtype):
     return importlib.import_module(name)
 
 
-def fast_shards(batch):
+#: Fewest multiply-adds of a layer's recurrent products over the sequence
+#: (steps x batch x gate width x state width) worth two shards: below it,
+#: starting a second thread per call costs about what it saves, and on a loaded
+#: machine much more (measured on 2 cores: an LSTM of 32 units at batch 16 and
+#: 20 steps, 1.3 million, trained 2-10x slower in two shards than in one).
+MIN_FAST_SHARD_WORK = 2**23
+
+
+def fast_shards(batch, work=None):
     """Fixed split of the batch for the compiled scan: two halves, or one shard.
 
-    Depends on the batch size only (never on the machine or the thread count),
-    so the same data give the same numbers bit for bit everywhere. The halves
-    run their whole loop over time side by side on two threads (the kernels
-    release the GIL). Each half has at least ``skrnn._parallel.MIN_SHARD_ROWS``
-    rows.
+    Depends on the shape only (never on the machine or the thread count), so
+    the same data give the same numbers bit for bit everywhere. The halves run
+    their whole loop over time side by side on two threads (the kernels release
+    the GIL). Each half has at least ``skrnn._parallel.MIN_SHARD_ROWS`` rows,
+    and ``work`` (the multiply-adds of the recurrent products, if given) must
+    reach :data:`MIN_FAST_SHARD_WORK`.
 
     Examples
     --------
@@ -80,8 +89,11 @@ def fast_shards(batch):
     [slice(0, 10, None)]
     >>> fast_shards(33)
     [slice(0, 17, None), slice(17, 33, None)]
+    >>> fast_shards(33, work=1000)
+    [slice(0, 33, None)]
     """
-    if batch < 2 * _parallel.MIN_SHARD_ROWS:
+    few = work is not None and work < MIN_FAST_SHARD_WORK
+    if batch < 2 * _parallel.MIN_SHARD_ROWS or few:
         return [slice(0, batch)]
     half = (batch + 1) // 2
     return [slice(0, half), slice(half, batch)]
@@ -109,7 +121,7 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
     """
     h = cache["h"]
     T, B, V = h.shape[0] - 1, h.shape[1], h.shape[2]
-    shards = fast_shards(B)
+    shards = fast_shards(B, T * B * V * w_hh_t.shape[1])
     ok, mask = _valid(valid, (T, B)), _mask(rec_mask, V, h.dtype)
     if project is not None:
         X, w_ih_t, bias, chunk_bytes = project
