@@ -1,6 +1,7 @@
 """Recurrent neural networks as first-class scikit-learn estimators, in NumPy."""
 
 from ._classifier import RNNClassifier
+from ._config import config_context, get_config, set_config
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
 from ._streaming import SequenceStream
@@ -15,4 +16,7 @@ __all__ = [
     "SequenceStream",
     "Seq2SeqTransformer",
     "__version__",
+    "config_context",
+    "get_config",
+    "set_config",
 ]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._cells import CELLS
+from ._fast import backward_arrays, forward_shards, kernels_for
 from ._initializers import glorot_uniform
 from ._parallel import batch_shards, gemm_threads, run_shards
 
@@ -154,6 +155,19 @@ def scan_forward(
     # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
     w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
 
+    fast = kernels_for(cell, dtype)
+    cache["fast"] = fast
+    cache["valid"] = valid
+    cache["rec_mask"] = rec_mask
+    cache["for_backward"] = for_backward
+    if fast is not None:
+        if project is not None:
+            project = (X, *project, PROJECT_CHUNK_BYTES)
+        cache["shards"] = forward_shards(
+            fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask
+        )
+        return cache
+
     def run(rows):
         shard = {name: cache[name][:, rows] for name in names}
         shard.update(cell.alloc(shard["h"].shape[1], H, dtype))
@@ -170,9 +184,6 @@ def scan_forward(
 
     rows = batch_shards(B, GH, V)
     cache["shards"] = list(zip(rows, run_shards(run, rows, (B, V, GH)), strict=True))
-    cache["valid"] = valid
-    cache["rec_mask"] = rec_mask
-    cache["for_backward"] = for_backward
     return cache
 
 
@@ -287,7 +298,10 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     def start(rows, shard, name, width):
         if dcarryT is not None and dcarryT.get(name) is not None:
             return np.array(dcarryT[name][rows], dtype=dtype, copy=True)
-        return np.zeros((shard["h"].shape[1], width), dtype)
+        return np.zeros((rows.stop - rows.start, width), dtype)
+
+    fast = cache["fast"]
+    fast_args = None if fast is None else backward_arrays(cache, w_hh, dY)
 
     # per shard: its rows, its cache views, its padded steps and the gradients
     # flowing into the state before the current step (updated in place, chunk
@@ -296,7 +310,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
         (
             rows,
             shard,
-            _pad_steps(None if valid is None else valid[:, rows]),
+            _pad_steps(None if valid is None or fast else valid[:, rows]),
             start(rows, shard, "h", V),
             {name: start(rows, shard, name, H) for name in cell.hidden_carries},
         )
@@ -313,6 +327,12 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
 
         def run(item, steps=steps, dg=dg):
             rows, shard, pad, dh_rec, dcarry = item
+            if fast is not None:
+                w, dy, ok, mask = fast_args
+                fast.backward_rows(
+                    cell, cache, rows, steps, w, dg, dy, dh_rec, dcarry, ok, mask
+                )
+                return
             _backward_rows(
                 cell,
                 shard,

@@ -5,7 +5,8 @@ import os
 import pytest
 from hypothesis import settings
 
-from skrnn import _parallel
+import skrnn
+from skrnn import _fast, _parallel
 
 # "ci": the same examples on every run and every machine, so a failure reproduces
 # exactly; print_blob=True prints the @reproduce_failure line for a failing example.
@@ -28,6 +29,27 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="module", params=["numpy-scan", "fast-scan"])
+def both_scan_paths(request):
+    """Run a module once on the NumPy scan and once on the compiled kernels.
+
+    ``pytestmark = pytest.mark.usefixtures("both_scan_paths")`` in the gradient
+    and parity modules; the compiled run skips without numba.
+    """
+    fast = request.param == "fast-scan"
+    if fast:
+        pytest.importorskip("numba", reason="the compiled scan needs numba")
+    with skrnn.config_context(fast_path=fast):
+        yield fast
+
+
+@pytest.fixture
+def numpy_scan():
+    """Run the test on the NumPy scan (tests of its internals), not the kernels."""
+    with skrnn.config_context(fast_path=False):
+        yield
+
+
 @pytest.fixture
 def shard_every_batch(monkeypatch):
     """Call it to make the scan split any batch into shards, however small."""
@@ -36,6 +58,7 @@ def shard_every_batch(monkeypatch):
         monkeypatch.setattr(_parallel, "MIN_SHARD_WORK", 1)
         monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 1)
         monkeypatch.setattr(_parallel, "MIN_SHARD_GATES", 0)
+        monkeypatch.setattr(_fast, "MIN_FAST_SHARD_WORK", 0)
 
     return apply
 

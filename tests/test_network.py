@@ -22,6 +22,9 @@ from skrnn._network import (
 )
 from skrnn._training import TrainData, batch_loss_grad
 
+# The gradient and parity checks run on both implementations of the scan.
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 CELL_NAMES = sorted(CELLS)
 #: What a network can stack: every cell, and the dilated convolutions.
 STACK_NAMES = [*CELL_NAMES, "wavenet"]

@@ -108,7 +108,7 @@ def test_gemm_threads_keeps_one_thread_without_its_precondition(
 @needs_blas_threads
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_threads_change_no_number(monkeypatch, cell, dtype):
+def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
     # An unsharded batch above the GEMM threshold: with two threads allowed, the
     # loops over time of an OpenBLAS build run their products on two BLAS
     # threads, and every output and gradient is bit for bit the one-thread one,

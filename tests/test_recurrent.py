@@ -23,6 +23,9 @@ from skrnn._recurrent import (
     scan_forward,
 )
 
+# The gradient and parity checks run on both implementations of the scan.
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 CELL_NAMES = sorted(CELLS)
 FD_EXAMPLES = max(5, settings.default.max_examples // 2)
 

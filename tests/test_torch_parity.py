@@ -14,6 +14,9 @@ pack_padded_sequence = torch.nn.utils.rnn.pack_padded_sequence
 pad_packed_sequence = torch.nn.utils.rnn.pad_packed_sequence
 
 TORCH_CLASSES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+# The gradient and parity checks run on both implementations of the scan.
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 F, H, N_OUT, T = 2, 3, 2, 5
 RAGGED = np.array([5, 2, 4, 1])  # unsorted on purpose (enforce_sorted=False)
