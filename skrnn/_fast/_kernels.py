@@ -178,6 +178,24 @@ def rnn_forward(h, w_hh_t, valid, mask, relu, r0, r1):
 
 
 @njit(**JIT)
+def _into_previous_state(d, w_hh, dh_rec, dst, i, t, carried, valid, mask, r0):
+    """The end of one reverse step for rows [r0, r0 + len(d)): store the gate
+    gradient rows ``d`` at ``dst[i]`` and send them through ``w_hh`` into
+    ``dh_rec``, the gradient of the previous state; a padded step passes
+    ``carried`` through unchanged, and the recurrent dropout ``mask`` scales
+    the rest."""
+    np.dot(d, w_hh, dh_rec)
+    for b in range(d.shape[0]):
+        row = r0 + b
+        dst[i, row] = d[b]
+        if not valid[t, row]:
+            dh_rec[b] = carried[b]
+        elif mask.shape[0] > 0:
+            for j in range(dh_rec.shape[1]):
+                dh_rec[b, j] *= mask[row, j]
+
+
+@njit(**JIT)
 def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
     """Backpropagate through steps ``s1 - 1`` down to ``s0``.
 
@@ -190,7 +208,6 @@ def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
     one = np.ones(1, h.dtype)[0]
     zero = one - one
     has_dy = dY.shape[0] > 0
-    has_mask = mask.shape[0] > 0
     d = np.empty((n, V), h.dtype)
     dh = np.empty((n, V), h.dtype)
     for t in range(s1 - 1, s0 - 1, -1):
@@ -208,15 +225,7 @@ def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
                 else:
                     y = h[t + 1, row, j]
                     d[b, j] = (one - y * y) * g
-        np.dot(d, w_hh, dh_rec)
-        for b in range(n):
-            row = r0 + b
-            dg[t - s0, row] = d[b]
-            if not valid[t, row]:
-                dh_rec[b] = dh[b]
-            elif has_mask:
-                for j in range(V):
-                    dh_rec[b, j] *= mask[row, j]
+        _into_previous_state(d, w_hh, dh_rec, dg, t - s0, t, dh, valid, mask, r0)
 
 
 # ---------------------------------------------------------------- LSTM
@@ -311,7 +320,6 @@ def lstm_backward(gates, c, s0, s1, w_hh, dY, dh_rec, dc, valid, mask, r0, r1):
     one = np.ones(1, c.dtype)[0]
     zero = one - one
     has_dy = dY.shape[0] > 0
-    has_mask = mask.shape[0] > 0
     d = np.empty((n, 4 * H), c.dtype)
     keep = np.empty((n, H), c.dtype)
     for t in range(s1 - 1, s0 - 1, -1):
@@ -339,15 +347,7 @@ def lstm_backward(gates, c, s0, s1, w_hh, dY, dh_rec, dc, valid, mask, r0, r1):
                 dcp = dcv * f
                 d[b, H + j] = (dcp * (one - f)) * c[t, row, j]
                 dc[b, j] = dcp
-        np.dot(d, w_hh, dh_rec)
-        for b in range(n):
-            row = r0 + b
-            gates[t, row] = d[b]
-            if not valid[t, row]:
-                dh_rec[b] = keep[b]
-            elif has_mask:
-                for j in range(H):
-                    dh_rec[b, j] *= mask[row, j]
+        _into_previous_state(d, w_hh, dh_rec, gates, t, t, keep, valid, mask, r0)
 
 
 # ---------------------------------------------------------------- GRU
