@@ -1,7 +1,6 @@
 """Shared estimator plumbing: parameters, validation, fit / partial_fit, predict."""
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,10 +23,11 @@ from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
 from ._parallel import blas_single_thread
 from ._pooling import POOLINGS
+from ._settings import SettingsMixin
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
-from ._wavenet import receptive_field, wavenet_depth
+from ._wavenet import receptive_field
 
 __all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
 
@@ -37,12 +37,6 @@ PREDICT_CHUNK = 1024
 #: Most weights a network may have (800 MB in float64; training holds about four
 #: copies: weights, gradients and Adam's two moments).
 MAX_PARAMETERS = 100_000_000
-
-#: Units per layer of ``hidden_layer_sizes="auto"``.
-AUTO_WIDTH = 32
-
-#: Most steps a many-to-one network reads with ``patch_size="auto"``.
-AUTO_PATCHED_STEPS = 32
 
 # Seq2SeqTransformer has no ``pooling``, ``patch_size`` nor ``return_sequences``
 # parameter: its encoder reads the last state, step by step. The shared code
@@ -86,7 +80,7 @@ def _check_weight_sum(sw):
         )
 
 
-class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
+class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     """Base class of the recurrent estimators (not for direct use).
 
     Subclasses define the loss (``_loss``), the target encoding
@@ -144,106 +138,6 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
-    # ------------------------------------------------------------------ checks
-    def _hidden_sizes(self, n_timesteps=None):
-        """Layer widths; ``"auto"`` resolved for sequences of ``n_timesteps``."""
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, str) and sizes == "auto":
-            if self.cell != "wavenet":
-                return (AUTO_WIDTH,)
-            return (AUTO_WIDTH,) * wavenet_depth(n_timesteps or 1)
-        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
-        if not sizes or any(
-            not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a positive int or a non-empty tuple of "
-                f"positive ints (one width per layer); got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _check_combination(self):
-        """Parameter combinations that cannot work, reported before any work."""
-        if self.cell == "wavenet":
-            self._check_wavenet()
-        self._check_local_level()
-        size = getattr(self, "patch_size", 1)
-        if size not in ("auto", 1) and getattr(self, "return_sequences", False):
-            raise ValueError(
-                f"patch_size={size} reads {size} steps as one, but "
-                "return_sequences=True needs an output at every step. Use "
-                "patch_size=1 (or 'auto', which is 1 for per-step outputs)."
-            )
-        if self.bptt_steps is not None and self._explicitly_bidirectional():
-            raise ValueError(
-                "bptt_steps (truncated BPTT) cannot be used with bidirectional=True: "
-                "the reverse direction reads the whole future of every step. Set "
-                "bptt_steps=None or bidirectional=False."
-            )
-        if self.solver == "lbfgs" and self.bptt_steps is not None:
-            raise ValueError(
-                "bptt_steps (truncated BPTT) cannot be used with solver='lbfgs': "
-                "the truncated gradient is not the gradient of the loss, so the "
-                "line search would stop at a worse point. Set bptt_steps=None, or "
-                "use solver='adam' or 'sgd'."
-            )
-        if self.solver == "lbfgs" and (
-            self.dropout or self.recurrent_dropout or self.input_dropout
-        ):
-            raise ValueError(
-                "input_dropout, dropout and recurrent_dropout need a stochastic "
-                "solver: L-BFGS requires a deterministic objective. Use "
-                "solver='adam' or 'sgd', or set all three to 0."
-            )
-
-    def _explicitly_bidirectional(self):
-        return not isinstance(self.bidirectional, str) and bool(self.bidirectional)
-
-    def _bidirectional(self):
-        """``bidirectional`` resolved: ``"auto"`` reads both ways when nothing
-        needs the network to be causal (a prediction after the whole sequence,
-        a recurrent cell, no truncated BPTT)."""
-        if not isinstance(self.bidirectional, str):
-            return bool(self.bidirectional)
-        return not (
-            self.cell == "wavenet"
-            or getattr(self, "return_sequences", False)
-            or self.bptt_steps is not None
-        )
-
-    def _check_wavenet(self):
-        sizes = self._hidden_sizes()
-        unsupported = {
-            "bidirectional=True": self._explicitly_bidirectional(),
-            "recurrent_dropout > 0": self.recurrent_dropout,
-            "bptt_steps": self.bptt_steps is not None,
-        }
-        for what, given in unsupported.items():
-            if given:
-                raise ValueError(
-                    f"cell='wavenet' does not support {what}: the dilated causal "
-                    "convolutions have no recurrence (and read only the past). "
-                    "Use a recurrent cell, or drop that setting."
-                )
-        if len(set(sizes)) != 1:
-            raise ValueError(
-                "cell='wavenet' needs equal widths in hidden_layer_sizes (each entry "
-                "is one dilated layer with residual connections); got "
-                f"{self.hidden_layer_sizes!r}. For example (32,) * 8 gives 8 layers "
-                "with a receptive field of 256 steps."
-            )
-
-    def _patch_size(self, n_timesteps):
-        """Steps per patch for training sequences of up to ``n_timesteps``."""
-        size = getattr(self, "patch_size", 1)
-        if size != "auto":
-            return int(size)
-        if self.return_sequences or not getattr(
-            CELLS.get(self.cell), "auto_patches", 1
-        ):
-            return 1  # per-step outputs, or a cell that reads step by step
-        return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
-
     def _patched(self, X3, lengths):
         """The batch as the network reads it (patches of ``patch_size_`` steps)."""
         return to_patches(X3, lengths, getattr(self, "patch_size_", 1))
@@ -251,21 +145,6 @@ class BaseRNN(LocalLevelMixin, StateDictMixin, BaseEstimator):
     def _network_input(self, X3, lengths):
         """A fitted model's input: its computation dtype, in patches."""
         return self._patched(as_model_dtype(X3, self._dtype_of()), lengths)
-
-    def _warn_short_receptive_field(self, n_timesteps):
-        if self.cell != "wavenet":
-            return
-        field = self.patch_size_ * receptive_field(len(self.hidden_layer_sizes_))
-        if 4 * field < n_timesteps:
-            warnings.warn(
-                f"cell='wavenet' with {len(self.hidden_layer_sizes_)} layers sees "
-                f"only the last {field} steps of each output, and the training "
-                f"sequences have up to {n_timesteps}. Add layers (each doubles the "
-                "receptive field) or use hidden_layer_sizes='auto', which covers "
-                "the training length.",
-                UserWarning,
-                stacklevel=4,
-            )
 
     def _architecture(self, n_inputs, n_outputs, return_sequences):
         return Architecture(
