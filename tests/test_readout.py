@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skrnn import RNNClassifier, RNNRegressor
+from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, forward
 from skrnn._optim import AdamOptimizer
@@ -273,6 +273,27 @@ def test_auto_patch_size_keeps_at_most_32_steps():
     statal = RNNRegressor("statal", (2,), max_iter=1).fit(X, X[:, -1, 0])
     assert statal.patch_size_ == 1 and not CELLS["statal"].auto_patches
     assert all(CELLS[name].auto_patches for name in ("rnn", "lstm", "gru"))
+
+
+def test_auto_direction_reads_both_ways_only_where_nothing_must_be_causal():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(8, 6, 2))
+    y, Y = X[:, -1, 0], X[:, :, 0]
+    cases = [
+        (RNNRegressor("gru", (2,)), y, True),  # many-to-one
+        (RNNClassifier("lstm", (2,)), y > 0, True),
+        (Seq2SeqTransformer(2, "rnn", (2,)), None, True),  # the encoder
+        (RNNRegressor("gru", (2,), return_sequences=True), Y, False),
+        (RNNRegressor("gru", (2,), bptt_steps=3), y, False),
+        (RNNRegressor("wavenet", (2,)), y, False),
+        (RNNRegressor("gru", (2,), bidirectional=False), y, False),
+    ]
+    for est, target, both in cases:
+        est.set_params(max_iter=1, random_state=0)
+        est.fit(X) if target is None else est.fit(X, target)
+        assert est.bidirectional_ is both, est
+        reverse = [k for k in est.state_dict_ if k.endswith("_reverse")]
+        assert bool(reverse) is both, est
 
 
 def test_patches_of_ragged_sequences_end_with_each_sequence():
