@@ -29,7 +29,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(scope="module", params=["numpy-scan", "fast-scan"])
+@pytest.fixture(
+    scope="module",
+    # the compiled run is in the slow selection (CI runs it): the default run
+    # keeps the kernels' own equality tests (test_fast_path.py) under 5 minutes
+    params=["numpy-scan", pytest.param("fast-scan", marks=pytest.mark.slow)],
+)
 def both_scan_paths(request):
     """Run a module once on the NumPy scan and once on the compiled kernels.
 

@@ -73,6 +73,7 @@ def test_many_to_one_reads_the_last_valid_step():
     assert reg.receptive_field_ == 4
 
 
+@pytest.mark.slow  # 10 s; the default run keeps the wavenet estimator checks
 def test_learns_the_adding_problem():
     X, y = make_adding_problem(1000, 50, random_state=0)
     Xt, yt = make_adding_problem(300, 50, random_state=1)
