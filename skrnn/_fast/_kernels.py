@@ -178,6 +178,21 @@ def rnn_forward(h, w_hh_t, valid, mask, relu, r0, r1):
 
 
 @njit(**JIT)
+def _project_steps(X, t0, m, r0, r1, w_ih_t, bias):
+    """Input projections of steps [t0, t0 + m) for rows [r0, r1), bias added:
+    ``(m * (r1 - r0), G)``, step after step."""
+    n, F = r1 - r0, X.shape[2]
+    xs = np.empty((m * n, F), X.dtype)
+    for s in range(m):
+        xs[s * n : (s + 1) * n] = X[t0 + s, r0:r1]
+    buf = np.dot(xs, w_ih_t)
+    for r in range(m * n):
+        for k in range(buf.shape[1]):
+            buf[r, k] += bias[k]
+    return buf
+
+
+@njit(**JIT)
 def _into_previous_state(d, w_hh, dh_rec, dst, i, t, carried, valid, mask, r0):
     """The end of one reverse step for rows [r0, r0 + len(d)): store the gate
     gradient rows ``d`` at ``dst[i]`` and send them through ``w_hh`` into
@@ -286,19 +301,13 @@ def lstm_predict(X, w_ih_t, bias, chunk, h, c, w_hh_t, valid, mask, r0, r1):
     Projects the inputs ``X`` (T, B, F) of ``chunk`` steps at a time with
     ``w_ih_t`` (F, 4H) and ``bias`` (4H,) into a small buffer.
     """
-    T, F = X.shape[0], X.shape[2]
+    T = X.shape[0]
     n, GH = r1 - r0, w_hh_t.shape[1]
     prev = np.empty((n, h.shape[2]), h.dtype)
     hg = np.empty((n, GH), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
-        xs = np.empty((m * n, F), h.dtype)
-        for s in range(m):
-            xs[s * n : (s + 1) * n] = X[t0 + s, r0:r1]
-        buf = np.dot(xs, w_ih_t)
-        for r in range(m * n):
-            for k in range(GH):
-                buf[r, k] += bias[k]
+        buf = _project_steps(X, t0, m, r0, r1, w_ih_t, bias)
         for s in range(m):
             t = t0 + s
             _masked_prev(h, t, mask, r0, r1, prev)
@@ -402,20 +411,14 @@ def gru_predict(X, w_ih_t, bias, chunk, h, w_hh_t, b_hn, valid, mask, r0, r1):
     Projects the inputs ``X`` (T, B, F) of ``chunk`` steps at a time with
     ``w_ih_t`` (F, 3H) and ``bias`` (3H,) into a small buffer.
     """
-    T, F, H = X.shape[0], X.shape[2], h.shape[2]
+    T, H = X.shape[0], h.shape[2]
     n, GH = r1 - r0, w_hh_t.shape[1]
     prev = np.empty((n, H), h.dtype)
     hg = np.empty((n, GH), h.dtype)
     hn = np.empty((n, H), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
-        xs = np.empty((m * n, F), h.dtype)
-        for s in range(m):
-            xs[s * n : (s + 1) * n] = X[t0 + s, r0:r1]
-        buf = np.dot(xs, w_ih_t)
-        for r in range(m * n):
-            for k in range(GH):
-                buf[r, k] += bias[k]
+        buf = _project_steps(X, t0, m, r0, r1, w_ih_t, bias)
         for s in range(m):
             t = t0 + s
             _masked_prev(h, t, mask, r0, r1, prev)
