@@ -164,7 +164,7 @@ def statal_cell():
 
 def statal_response(n_states=3, n_steps=80, fires=(5, 30)):
     """One statal unit driven by two short pulses: activation and its states."""
-    from skrnn._recurrent import scan_forward
+    from skrnn._scan import scan_forward
     from skrnn._statal import StatalCell
 
     cell = StatalCell(n_states=n_states)

@@ -23,7 +23,7 @@ class Cell:
     ``weight_ih`` of shape ``(n_gates * H, n_inputs)``, ``weight_hh`` of shape
     ``(n_gates * H, output_size(H))`` and two biases of shape ``(n_gates * H,)``.
 
-    The scan (``skrnn._recurrent``) owns the loop over time. Before it, the input
+    The scan (``skrnn._scan``) owns the loop over time. Before it, the input
     projection of every step is written into ``cache["gates"]`` of shape
     ``(T, B, n_gates * H)`` together with :meth:`folded_bias` (for a prediction,
     a few steps at a time into a smaller buffer). At step ``t`` it stores

@@ -66,7 +66,7 @@ class StatalCell(Cell):
 
     >>> import numpy as np
     >>> from skrnn._statal import StatalCell
-    >>> from skrnn._recurrent import scan_forward
+    >>> from skrnn._scan import scan_forward
     >>> cell = StatalCell(n_states=2)
     >>> cell.output_size(1)
     3

@@ -7,7 +7,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skrnn._cells import CELLS, sigmoid_
-from skrnn._recurrent import make_cell, scan_forward
+from skrnn._recurrent import make_cell
+from skrnn._scan import scan_forward
 
 CELL_NAMES = sorted(CELLS)
 

@@ -9,15 +9,11 @@ pytest.importorskip("numba", reason="the compiled fast path needs numba (skrnn[f
 from numba import njit  # noqa: E402
 
 import skrnn  # noqa: E402
-import skrnn._recurrent as recurrent  # noqa: E402
+import skrnn._scan as scan  # noqa: E402
 from skrnn import _fast, _parallel  # noqa: E402
 from skrnn._fast import _kernels  # noqa: E402
-from skrnn._recurrent import (  # noqa: E402
-    init_direction,
-    make_cell,
-    scan_backward,
-    scan_forward,
-)
+from skrnn._recurrent import init_direction, make_cell  # noqa: E402
+from skrnn._scan import scan_backward, scan_forward  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -91,10 +87,10 @@ def test_compiled_scan_equals_numpy_scan(name, nonlinearity, batch, dtype):
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_compiled_elman_scan_in_chunks_of_steps(monkeypatch, nonlinearity):
     # the Elman cell's backward pass runs one call per chunk of steps
-    monkeypatch.setattr(recurrent, "GRAD_CHUNKS", 4)
-    monkeypatch.setattr(recurrent, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(scan, "GRAD_CHUNKS", 4)
+    monkeypatch.setattr(scan, "MIN_CHUNK_ROWS", 1)
     cell = make_cell("rnn", nonlinearity)
-    assert recurrent.grad_chunk(cell, 9, 20) == 3
+    assert scan.grad_chunk(cell, 9, 20) == 3
     problem = _problem(cell, np.float64, 20, seed=3)
     fast, ref = _run(cell, problem, True), _run(cell, problem, False)
     for a, b in zip(fast, ref, strict=True):
@@ -174,7 +170,7 @@ def test_estimator_fit_on_the_fast_path_equals_the_numpy_fit(monkeypatch, cell):
         calls.append(args[0].__name__)
         return real(*args)
 
-    monkeypatch.setattr(recurrent, "forward_shards", spy)
+    monkeypatch.setattr(scan, "forward_shards", spy)
     ref, ref_pred = _fit(cell, False)
     assert calls == []
     fast, fast_pred = _fit(cell, True)

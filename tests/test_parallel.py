@@ -7,10 +7,11 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from skrnn import _parallel
-from skrnn import _recurrent as recurrent
+from skrnn import _scan as scan
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, init_params
-from skrnn._recurrent import init_direction, make_cell, scan_backward, scan_forward
+from skrnn._recurrent import init_direction, make_cell
+from skrnn._scan import scan_backward, scan_forward
 from skrnn._training import TrainData, batch_loss_grad
 
 
@@ -120,15 +121,15 @@ def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
     dY = rng.normal(size=(6, 40, 96)).astype(dtype)
     seen = []
     for name in ("_forward_rows", "_backward_rows"):
-        loop = getattr(recurrent, name)
+        loop = getattr(scan, name)
 
         def spy(*args, loop=loop):
             seen.append(_blas_threads())
             return loop(*args)
 
-        monkeypatch.setattr(recurrent, name, spy)
+        monkeypatch.setattr(scan, name, spy)
     assert len(_parallel.batch_shards(40, c.n_gates * 96, 96)) == 1
-    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 3 * 40 * 4 * 96 * 8)
+    monkeypatch.setattr(scan, "PROJECT_CHUNK_BYTES", 3 * 40 * 4 * 96 * 8)
     results = []
     for threads in (1, 2):
         _parallel.set_max_threads(threads)

@@ -1,4 +1,4 @@
-"""Tests of skrnn._recurrent: reversal, bidirectional layers, layer gradients, init."""
+"""Tests of skrnn._recurrent and skrnn._scan: reversal, layers, gradients, init."""
 
 import math
 import tracemalloc
@@ -10,18 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-import skrnn._recurrent as recurrent
+import skrnn._scan as scan
 from skrnn._cells import CELLS
 from skrnn._recurrent import (
-    grad_chunk,
     init_direction,
     layer_backward,
     layer_forward,
     make_cell,
     reverse_index,
-    scan_backward,
-    scan_forward,
 )
+from skrnn._scan import grad_chunk, scan_backward, scan_forward
 
 # The gradient and parity checks run on both implementations of the scan.
 pytestmark = pytest.mark.usefixtures("both_scan_paths")
@@ -60,7 +58,7 @@ def _carry(rng, cell, B, H):
 
 def _grad_chunks(n_chunks):
     """Backward passes cut into ``n_chunks`` chunks of steps, however small."""
-    return mock.patch.multiple(recurrent, GRAD_CHUNKS=n_chunks, MIN_CHUNK_ROWS=1)
+    return mock.patch.multiple(scan, GRAD_CHUNKS=n_chunks, MIN_CHUNK_ROWS=1)
 
 
 def _peak_bytes(fn):
@@ -298,10 +296,10 @@ def test_grad_chunk_bounds_the_gradient_buffer():
         chunk = grad_chunk(rnn, T, B)
         assert 1 <= chunk <= T
         # a small fraction of the steps, unless that is too few rows for a GEMM
-        assert chunk <= math.ceil(T / recurrent.GRAD_CHUNKS) or (
-            (chunk - 1) * B < recurrent.MIN_CHUNK_ROWS
+        assert chunk <= math.ceil(T / scan.GRAD_CHUNKS) or (
+            (chunk - 1) * B < scan.MIN_CHUNK_ROWS
         )
-        assert chunk == T or chunk * B >= recurrent.MIN_CHUNK_ROWS
+        assert chunk == T or chunk * B >= scan.MIN_CHUNK_ROWS
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -346,7 +344,7 @@ def test_prediction_scan_equals_the_training_scan(
     _, valid = _lengths_and_valid([7, 3, 5, 1, 7, 6], T)
     mask = (rng.uniform(size=(B, cell.output_size(H))) > 0.3) / 0.7
     carry0 = _carry(rng, cell, B, H)
-    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 2 * B * cell.n_gates * H * 8)
+    monkeypatch.setattr(scan, "PROJECT_CHUNK_BYTES", 2 * B * cell.n_gates * H * 8)
     if sharded:
         shard_every_batch()
     train = scan_forward(cell, params, X, carry0, valid, mask)
@@ -368,7 +366,7 @@ def test_prediction_scan_keeps_only_the_carries(monkeypatch, cell_name):
     params = _random_direction(rng, cell, F, H)
     X = rng.standard_normal((T, B, F))
     gate_row = B * cell.n_gates * H * X.itemsize
-    monkeypatch.setattr(recurrent, "PROJECT_CHUNK_BYTES", 8 * gate_row)
+    monkeypatch.setattr(scan, "PROJECT_CHUNK_BYTES", 8 * gate_row)
     peak = _peak_bytes(lambda: scan_forward(cell, params, X, for_backward=False))
     per_step = cell.output_size(H) + H * len(cell.hidden_carries)
     carries = (T + 1) * B * per_step * X.itemsize

@@ -16,7 +16,8 @@ from skrnn._network import (
     forward,
     init_params,
 )
-from skrnn._recurrent import init_direction, layer_forward, make_cell, scan_forward
+from skrnn._recurrent import init_direction, layer_forward, make_cell
+from skrnn._scan import scan_forward
 from skrnn._training import TrainData, batch_loss_grad
 
 seeds = st.integers(0, 2**31 - 1)
