@@ -277,7 +277,7 @@ def truncated_bptt(n_steps=12, window=4, lengths=(12, 9, 6)):
 
 def clipping():
     """One gradient, clipped by global norm and by value."""
-    from skrnn._optim import clip_grad_norm, clip_grad_value
+    from skrnn._clipping import clip_grad_norm, clip_grad_value
 
     g = np.array([2.4, 0.6])
     by_norm, by_value = [g.copy()], [g.copy()]

@@ -1,19 +1,17 @@
-"""Stochastic optimizers, learning-rate schedules, gradient clipping and packing."""
+"""Stochastic optimizers (SGD, Adam) and their learning-rate schedules."""
 
 import math
 
 import numpy as np
 
-# These functions run on every batch and trust their inputs: lists of float32 /
+__all__ = ["OPTIMIZERS", "AdamOptimizer", "SGDOptimizer", "make_optimizer"]
+
+# The optimizers run on every batch and trust their inputs: lists of float32 /
 # float64 ndarrays (parameters writeable, gradients shaped like them, in the
 # order the optimizer was built with) and hyperparameters in range. The
 # estimators validate every hyperparameter once, at fit, before any work
 # (``_parameter_constraints``); a model file's optimizer settings are checked by
 # its reader (``skrnn._persistence_training``).
-
-# Elements per float64 chunk when a non-float64 gradient is squared and summed:
-# small enough to stay in cache, large enough that Python overhead is negligible.
-_NORM_CHUNK = 8192
 
 
 def _scratch_like(params):
@@ -26,117 +24,6 @@ def _scratch_like(params):
         sizes[p.dtype] = max(sizes.get(p.dtype, 0), p.size)
     flat = {dtype: np.empty(size, dtype=dtype) for dtype, size in sizes.items()}
     return [flat[p.dtype][: p.size].reshape(p.shape) for p in params]
-
-
-def global_norm(grads):
-    """L2 norm of all gradients taken together, accumulated in float64.
-
-    Squares are summed per array with ``np.dot`` (float32 arrays are cast to
-    float64 in small chunks, so large float32 values do not overflow), never by
-    concatenating the arrays.
-
-    Parameters
-    ----------
-    grads : list of ndarray
-        Float arrays of any shape (trusted, not checked).
-
-    Returns
-    -------
-    norm : float
-        ``sqrt(sum(sum(g ** 2) for g in grads))``; ``0.0`` for an empty list,
-        ``inf`` or ``nan`` if a gradient is not finite.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> global_norm([np.array([3.0, 0.0]), np.array([[4.0]])])
-    5.0
-    """
-    with np.errstate(over="ignore", invalid="ignore"):  # inf / nan is the answer
-        return math.sqrt(_sum_of_squares(grads))
-
-
-def _sum_of_squares(grads):
-    """Sum of squared entries, accumulated in float64 (float32 in chunks)."""
-    total, buf = 0.0, None
-    for g in grads:
-        flat = g.ravel()
-        if flat.dtype == np.float64:
-            total += float(np.dot(flat, flat))
-            continue
-        if buf is None:
-            buf = np.empty(min(_NORM_CHUNK, flat.size), dtype=np.float64)
-        for start in range(0, flat.size, _NORM_CHUNK):
-            piece = flat[start : start + _NORM_CHUNK]
-            if piece.size > buf.size:
-                buf = np.empty(piece.size, dtype=np.float64)
-            chunk = buf[: piece.size]
-            chunk[...] = piece
-            total += float(np.dot(chunk, chunk))
-    return total
-
-
-def clip_grad_norm(grads, max_norm):
-    """Rescale gradients in place so their global L2 norm is at most ``max_norm``.
-
-    Same rule as PyTorch's ``torch.nn.utils.clip_grad_norm_``: every gradient is
-    multiplied by ``max_norm / (total_norm + 1e-6)`` when that coefficient is
-    below 1, and left untouched otherwise.
-
-    Parameters
-    ----------
-    grads : list of ndarray
-        Writeable floating-point gradients, modified in place (dtype is kept).
-    max_norm : float
-        Largest allowed global norm, > 0 (the estimators check ``clip_norm``).
-
-    Returns
-    -------
-    total_norm : float
-        Global norm before clipping. If it is not finite the gradients are left
-        unchanged, so the caller can detect divergence.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> grads = [np.array([3.0, 4.0])]
-    >>> clip_grad_norm(grads, max_norm=1.0)
-    5.0
-    >>> np.round(grads[0], 6)
-    array([0.6, 0.8])
-    """
-    total_norm = global_norm(grads)
-    if not math.isfinite(total_norm):
-        return total_norm
-    coef = max_norm / (total_norm + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g *= coef
-    return total_norm
-
-
-def clip_grad_value(grads, clip_value):
-    """Clamp every gradient entry in place to ``[-clip_value, clip_value]``.
-
-    Same rule as PyTorch's ``torch.nn.utils.clip_grad_value_``.
-
-    Parameters
-    ----------
-    grads : list of ndarray
-        Writeable floating-point gradients, modified in place (dtype is kept).
-    clip_value : float
-        Largest allowed absolute value, > 0 (the estimators check ``clip_value``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> grads = [np.array([-3.0, 0.5, 2.0])]
-    >>> clip_grad_value(grads, 1.0)
-    >>> grads[0]
-    array([-1. ,  0.5,  1. ])
-    """
-    for g in grads:
-        np.clip(g, -clip_value, clip_value, out=g)
 
 
 class _BaseOptimizer:
@@ -449,94 +336,3 @@ def make_optimizer(solver, params, **hyper):
     ('AdamOptimizer', 0.01)
     """
     return OPTIMIZERS[solver](params, **hyper)
-
-
-def pack(arrays, out=None):
-    """Concatenate the ravelled arrays into one 1-D vector (for L-BFGS).
-
-    Parameters
-    ----------
-    arrays : list of ndarray
-        At least one array, any shapes.
-    out : ndarray of shape (n_total,), optional
-        Vector to write into, where ``n_total = sum(a.size for a in arrays)``;
-        values are cast to its dtype.
-
-    Returns
-    -------
-    vector : ndarray of shape (n_total,)
-        ``out`` if given, else a new array with the dtype of ``arrays[0]``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> pack([np.array([[1.0, 2.0]]), np.array([3.0])])
-    array([1., 2., 3.])
-    """
-    if out is None:
-        out = np.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype)
-    start = 0
-    for a in arrays:
-        out[start : start + a.size].reshape(a.shape)[...] = a
-        start += a.size
-    return out
-
-
-def _pieces(like):
-    """``(offset, shape)`` of each template's values in the packed vector."""
-    starts = np.cumsum([0] + [a.size for a in like[:-1]]).tolist()
-    return [(s, a.shape) for s, a in zip(starts, like, strict=True)]
-
-
-def unpack(vector, like):
-    """Split a packed vector into arrays shaped like the templates.
-
-    Parameters
-    ----------
-    vector : ndarray of shape (n_total,)
-        Output of :func:`pack`, ``n_total = sum(a.size for a in like)``.
-    like : list of ndarray
-        Templates; only their shapes are used.
-
-    Returns
-    -------
-    arrays : list of ndarray
-        One array per template, with its shape and the dtype of ``vector``.
-        They are views into ``vector`` (when it is contiguous), so writing to
-        them writes to ``vector``; copy them to keep them independent.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> unpack(np.arange(5.0), [np.zeros((2, 2)), np.zeros(1)])
-    [array([[0., 1.],
-           [2., 3.]]), array([4.])]
-    """
-    vector = np.asarray(vector)
-    return [
-        vector[s : s + math.prod(shape)].reshape(shape) for s, shape in _pieces(like)
-    ]
-
-
-def unpack_into(vector, arrays):
-    """Write the values of a packed vector into existing arrays, in place.
-
-    Parameters
-    ----------
-    vector : ndarray of shape (n_total,)
-        Output of :func:`pack`, ``n_total = sum(a.size for a in arrays)``; its
-        values are cast to each array's dtype (e.g. float64 from SciPy into
-        float32 weights).
-    arrays : list of ndarray
-        Writeable arrays that receive the values, keeping shape and dtype.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> w, b = np.zeros((1, 2), dtype=np.float32), np.zeros(1, dtype=np.float32)
-    >>> unpack_into(np.array([1.0, 2.0, 3.0]), [w, b])
-    >>> w, b
-    (array([[1., 2.]], dtype=float32), array([3.], dtype=float32))
-    """
-    for a, (s, shape) in zip(arrays, _pieces(arrays), strict=True):
-        np.copyto(a, vector[s : s + a.size].reshape(shape), casting="same_kind")

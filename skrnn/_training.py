@@ -8,16 +8,11 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ._clipping import clip_grad_norm, clip_grad_value, global_norm
 from ._losses import LOSSES
 from ._network import penalty
-from ._optim import (
-    clip_grad_norm,
-    clip_grad_value,
-    global_norm,
-    make_optimizer,
-    pack,
-    unpack_into,
-)
+from ._optim import make_optimizer
+from ._packing import pack, unpack_into
 from ._parallel import blas_single_thread
 from ._warnings import warn_user
 

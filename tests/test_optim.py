@@ -1,4 +1,4 @@
-"""Tests for skrnn._optim: optimizers, schedules, clipping and parameter packing."""
+"""Tests of skrnn._optim, _clipping and _packing: optimizers, clipping, packing."""
 
 import math
 
@@ -10,18 +10,9 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 
-from skrnn._optim import (
-    OPTIMIZERS,
-    AdamOptimizer,
-    SGDOptimizer,
-    clip_grad_norm,
-    clip_grad_value,
-    global_norm,
-    make_optimizer,
-    pack,
-    unpack,
-    unpack_into,
-)
+from skrnn._clipping import clip_grad_norm, clip_grad_value, global_norm
+from skrnn._optim import OPTIMIZERS, AdamOptimizer, SGDOptimizer, make_optimizer
+from skrnn._packing import pack, unpack, unpack_into
 
 DTYPES = [np.float32, np.float64]
 
