@@ -7,9 +7,9 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._network import Architecture, forward
 from skrnn._optim import AdamOptimizer
-from skrnn._training import TrainData, batch_loss_grad
 
 #: (batch, steps, features, hidden) of issue 5.
 SHAPES = [(16, 20, 1, 32), (32, 50, 8, 64), (64, 100, 8, 128), (128, 200, 16, 256)]

@@ -274,7 +274,7 @@ def memory_table(args):
 
 def tbptt_table(args):
     """Truncated BPTT: peak memory stays flat as sequences grow."""
-    from skrnn._training import TrainData, batch_loss_grad
+    from skrnn._bptt import TrainData, batch_loss_grad
 
     B, F, H, k = 32, 8, 64, 25
     rows = []

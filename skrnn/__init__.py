@@ -2,10 +2,10 @@
 
 from ._classifier import RNNClassifier
 from ._config import config_context, get_config, set_config
+from ._divergence import DivergenceError
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
 from ._streaming import SequenceStream
-from ._training import DivergenceError
 
 __version__ = "0.1.0.dev0"
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cells import CELLS
 from skrnn._losses import LOSSES, OUTPUT_ACTIVATIONS
 from skrnn._network import (
@@ -20,7 +21,6 @@ from skrnn._network import (
     valid_mask,
     weight_names,
 )
-from skrnn._training import TrainData, batch_loss_grad
 
 # The gradient and parity checks run on both implementations of the scan.
 pytestmark = pytest.mark.usefixtures("both_scan_paths")

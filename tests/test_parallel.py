@@ -8,11 +8,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from skrnn import _parallel
 from skrnn import _scan as scan
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, init_params
 from skrnn._recurrent import init_direction, make_cell
 from skrnn._scan import scan_backward, scan_forward
-from skrnn._training import TrainData, batch_loss_grad
 
 
 def _run(cell, bidirectional):

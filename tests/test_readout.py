@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, draw_masks, forward
 from skrnn._optim import AdamOptimizer
-from skrnn._training import TrainData, batch_loss_grad
 from skrnn._wavenet import receptive_field, wavenet_depth
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

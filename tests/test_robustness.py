@@ -17,8 +17,9 @@ from skrnn import (
     RNNClassifier,
     RNNRegressor,
     Seq2SeqTransformer,
+    _bptt,
+    _lbfgs,
     _parallel,
-    _training,
 )
 from skrnn.__main__ import main as cli_main
 from skrnn._network import Architecture
@@ -175,10 +176,10 @@ class _InterruptAfter:
         self.calls += 1
         if self.calls == self.n:
             raise KeyboardInterrupt
-        return _training_batch_loss_grad(*args, **kwargs)
+        return _real_batch_loss_grad(*args, **kwargs)
 
 
-_training_batch_loss_grad = _training.batch_loss_grad
+_real_batch_loss_grad = _bptt.batch_loss_grad
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -188,7 +189,7 @@ def test_interrupted_adam_keeps_the_last_completed_epoch(monkeypatch):
     two = RNNRegressor(**kw, max_iter=2).fit(X, y)
     reg = RNNRegressor(**kw, max_iter=5)
     # 3 batches per epoch: the 8th call is in the middle of epoch 3
-    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(8))
+    monkeypatch.setattr(_bptt, "batch_loss_grad", _InterruptAfter(8))
     with pytest.raises(KeyboardInterrupt):
         reg.fit(X, y)
     assert reg.n_iter_ == 2 and len(reg.loss_curve_) == 2
@@ -202,7 +203,7 @@ def test_interrupted_lbfgs_keeps_its_last_accepted_iterate(monkeypatch):
     X, y = _data(n=16)
     kw = dict(cell="rnn", hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
     reg = RNNRegressor(**kw, max_iter=50)
-    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(15))
+    monkeypatch.setattr(_bptt, "batch_loss_grad", _InterruptAfter(15))
     with pytest.raises(KeyboardInterrupt):
         reg.fit(X, y)
     monkeypatch.undo()
@@ -220,7 +221,7 @@ def test_interrupt_before_any_lbfgs_iteration_leaves_the_model_unfitted(
 ):
     X, y = _data(n=16)
     reg = RNNRegressor("rnn", (3,), solver="lbfgs", random_state=0)
-    monkeypatch.setattr(_training, "batch_loss_grad", _InterruptAfter(1))
+    monkeypatch.setattr(_bptt, "batch_loss_grad", _InterruptAfter(1))
     with pytest.raises(KeyboardInterrupt):
         reg.fit(X, y)
     assert not hasattr(reg, "state_dict_") and not hasattr(reg, "n_features_in_")
@@ -234,11 +235,11 @@ def test_partial_fit_one_batch_per_call_catches_slow_growth(monkeypatch):
     growth = {"k": 0}
 
     def growing(*args, **kwargs):  # the loss grows tenfold with every call
-        value, grads = _training_batch_loss_grad(*args, **kwargs)
+        value, grads = _real_batch_loss_grad(*args, **kwargs)
         growth["k"] += 1
         return value * 10.0 ** growth["k"], grads
 
-    monkeypatch.setattr(_training, "batch_loss_grad", growing)
+    monkeypatch.setattr(_bptt, "batch_loss_grad", growing)
     with pytest.raises(DivergenceError, match="kept the model|keeps the model"):
         for _ in range(10):
             reg.partial_fit(X, y)
@@ -321,14 +322,14 @@ def test_lbfgs_refuses_truncated_bptt():
 
 
 def test_lbfgs_warns_on_an_abnormal_stop(monkeypatch):
-    minimize = _training.scipy.optimize.minimize
+    minimize = _lbfgs.scipy.optimize.minimize
 
     def abnormal(*args, **kwargs):
         result = minimize(*args, **kwargs)
         result.status, result.message = 2, "ABNORMAL_TERMINATION_IN_LNSRCH"
         return result
 
-    monkeypatch.setattr(_training.scipy.optimize, "minimize", abnormal)
+    monkeypatch.setattr(_lbfgs.scipy.optimize, "minimize", abnormal)
     X, y = _data()
     reg = RNNRegressor("rnn", (3,), solver="lbfgs", max_iter=500, random_state=0)
     with pytest.warns(ConvergenceWarning, match="ABNORMAL_TERMINATION") as rec:
@@ -544,7 +545,7 @@ def test_bad_training_settings_are_refused_before_any_work(
     def no_work(*a, **k):
         raise AssertionError("training started despite an invalid parameter")
 
-    monkeypatch.setattr(_training, "batch_loss_grad", no_work)
+    monkeypatch.setattr(_bptt, "batch_loss_grad", no_work)
     est.set_params(**{name: bad})
     fresh = Estimator(**{name: bad})
     calls = [(est.fit, {}), (fresh.fit, {})]

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cells import CELLS, StatalCell
 from skrnn._network import (
     Architecture,
@@ -18,7 +19,6 @@ from skrnn._network import (
 )
 from skrnn._recurrent import init_direction, layer_forward, make_cell
 from skrnn._scan import scan_forward
-from skrnn._training import TrainData, batch_loss_grad
 
 seeds = st.integers(0, 2**31 - 1)
 

@@ -13,10 +13,10 @@ from skrnn import (
     RNNClassifier,
     RNNRegressor,
     Seq2SeqTransformer,
-    _training,
+    _bptt,
 )
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._network import Architecture, init_params
-from skrnn._training import TrainData, batch_loss_grad
 
 
 def _batch(return_sequences, lengths, T=9, seed=0):
@@ -149,7 +149,7 @@ def _first_batch_call(monkeypatch, estimator, *fit_args, **fit_kwargs):
             calls.append(copy.deepcopy((args, kwargs)))
         return real_batch_loss_grad(*args, **kwargs)
 
-    monkeypatch.setattr(_training, "batch_loss_grad", spy)
+    monkeypatch.setattr(_bptt, "batch_loss_grad", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator.fit(*fit_args, **fit_kwargs)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
+from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._network import Architecture, draw_masks, init_params
-from skrnn._training import TrainData, batch_loss_grad
 from skrnn.datasets import make_adding_problem
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
