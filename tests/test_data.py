@@ -1,4 +1,4 @@
-"""Tests for skrnn._data: reading sequences into padded batches and back."""
+"""Tests of skrnn._data and skrnn._targets: sequences into padded batches and back."""
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,10 @@ from skrnn._data import (
     length_mask,
     restore_kind,
     to_padded,
-    to_padded_targets,
     unpad,
     validate_sequence_data,
 )
+from skrnn._targets import to_padded_targets
 
 RNG = np.random.default_rng(0)
 
