@@ -71,7 +71,7 @@ def _n_jobs(text):
     return n
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m skrnn",
         description=(
@@ -95,8 +95,27 @@ def main(argv=None):
         default=2,
         help="parallel CV fits, -1 for every core (default 2)",
     )
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _search(candidates, X, y, Estimator, cv, scoring, n_jobs):
+    """Cross-validate each candidate; ``(score, params, fit time, model)`` rows."""
+    rows = []
+    for i, params in enumerate(candidates, 1):
+        model = make_pipeline(SequenceScaler(), Estimator(**params, random_state=0))
+        label = f"cell={params['cell']:<5}"
+        print(f"[{i}/{len(candidates)}] {label} ...", end=" ", flush=True)
+        t0 = time.perf_counter()
+        res = cross_validate(model, X, y, cv=cv, scoring=scoring, n_jobs=n_jobs)
+        elapsed = time.perf_counter() - t0
+        score = float(np.mean(res["test_score"]))
+        print(f"{scoring} {score:.3f} ({elapsed:.1f} s)", flush=True)
+        rows.append((score, params, float(np.mean(res["fit_time"])), model))
+    return rows
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     title, X, y, X_test, y_test, Estimator, cv, scoring = DATASETS[args.dataset]()
     grid = {"cell": ["rnn", "gru"] if args.quick else ["rnn", "lstm", "gru"]}
     print(title)
@@ -106,18 +125,7 @@ def main(argv=None):
         "the cell at its default\n"
     )
     candidates = list(ParameterGrid(grid))
-    rows = []
-    for i, params in enumerate(candidates, 1):
-        model = make_pipeline(SequenceScaler(), Estimator(**params, random_state=0))
-        label = f"cell={params['cell']:<5}"
-        print(f"[{i}/{len(candidates)}] {label} ...", end=" ", flush=True)
-        t0 = time.perf_counter()
-        res = cross_validate(model, X, y, cv=cv, scoring=scoring, n_jobs=args.n_jobs)
-        elapsed = time.perf_counter() - t0
-        score = float(np.mean(res["test_score"]))
-        print(f"{scoring} {score:.3f} ({elapsed:.1f} s)", flush=True)
-        rows.append((score, params, float(np.mean(res["fit_time"])), model))
-
+    rows = _search(candidates, X, y, Estimator, cv, scoring, args.n_jobs)
     rows.sort(key=lambda r: -r[0])
     print(f"\n{'cell':<6} {'CV ' + scoring:>12} {'fit time':>9}")
     for score, params, fit_time, _ in rows:

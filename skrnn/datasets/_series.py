@@ -244,12 +244,30 @@ def mackey_glass(
     n_history = math.ceil(delay)
     n_steps = (discard + n_points - 1) * substeps
 
-    # x[n_history] is x(0); x[n_history + i] is x(i h).
-    x = np.empty(n_history + 1 + n_steps)
-    # Random history: piecewise linear between knots one time unit apart.
+    x = np.empty(n_history + 1 + n_steps)  # x[n_history + i] is x(i h)
+    x[: n_history + 1] = _mg_history(rng, tau, x0, h, n_history)
+    _mg_integrate(x, n_history, delay, beta, gamma, n, h)
+
+    first = n_history + discard * substeps
+    return x[first : first + (n_points - 1) * substeps + 1 : substeps].copy()
+
+
+def _mg_history(rng, tau, x0, h, n_history):
+    """Random history on ``[-tau, 0]``: piecewise linear between knots one time
+    unit apart, on the grid ``h * (-n_history .. 0)``."""
     knot_times = -np.arange(math.ceil(tau) + 1.0)[::-1]
     knots = x0 * (1.0 + _MG_JITTER * rng.uniform(-1.0, 1.0, len(knot_times)))
-    x[: n_history + 1] = np.interp(h * np.arange(-n_history, 1), knot_times, knots)
+    return np.interp(h * np.arange(-n_history, 1), knot_times, knots)
+
+
+def _mg_integrate(x, n_history, delay, beta, gamma, n, h):
+    """Fill ``x[n_history + 1:]`` from its history, ``delay`` sub-steps long.
+
+    Each stretch of ``floor(delay)`` sub-steps is one linear recurrence (the
+    decay integrated exactly, the delayed feedback linear in between grid
+    values), solved by one :func:`scipy.signal.lfilter` call.
+    """
+    n_steps = len(x) - n_history - 1
     feedback = np.empty_like(x)  # beta x / (1 + x^n) on the same grid
     feedback[: n_history + 1] = (
         beta * x[: n_history + 1] / (1.0 + x[: n_history + 1] ** n)
@@ -282,9 +300,6 @@ def mackey_glass(
         new = x[start + 1 : start + 1 + size]
         feedback[start + 1 : start + 1 + size] = beta * new / (1.0 + new**n)
         step += size
-
-    first = n_history + discard * substeps
-    return x[first : first + (n_points - 1) * substeps + 1 : substeps].copy()
 
 
 def make_mackey_glass(
