@@ -180,6 +180,36 @@ def _last_steps(x, prev, lengths, d):
     return np.ascontiguousarray(np.where(before, fill, out))
 
 
+def _delay_rows(H, prev, n, B):
+    """Fill ``H[:C]`` with ``x[t - d]`` from ``H[C:] = x[t]`` (C, T * B): its
+    first ``n = min(d, T)`` steps come from the carried ``prev`` (or zeros)."""
+    C, M, s = H.shape[0] // 2, H.shape[1], n * B
+    if prev is None:
+        H[:C, :s] = 0
+    else:
+        H[:C, :s] = prev[:n].reshape(s, C).T
+    H[:C, s:] = H[C:, : M - s]
+
+
+def _gated_conv(params, p, H):
+    """The causal conv of layer ``p`` over ``H`` and its gated activation.
+
+    Returns ``A = [tanh(f); sigmoid(g)]`` (2C, M) and ``z = tanh(f) * sigmoid(g)``.
+    """
+    C = H.shape[0] // 2
+    # sigmoid(g) = 0.5 * tanh(0.5 * g) + 0.5: halve the gate rows, one tanh
+    Wc = _conv_matrix(params[p + "conv.weight"])
+    bc = params[p + "conv.bias"].copy()
+    Wc[C:] *= 0.5
+    bc[C:] *= 0.5
+    A = np.matmul(Wc, H)
+    A += bc[:, None]
+    np.tanh(A, out=A)
+    A[C:] *= 0.5
+    A[C:] += 0.5  # A = [tanh(f); sigmoid(g)]
+    return A, np.multiply(A[:C], A[C:])
+
+
 def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     """Run the dilated causal convolution stack over all time steps at once.
 
@@ -245,24 +275,9 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     for k in range(n_layers):
         p, d = f"layers.{k}.", _dilation(k)
         prev = None if state is None else state[k]
-        s = min(d, T) * B
-        if prev is None:
-            H[:C, :s] = 0
-        else:
-            H[:C, :s] = prev[: s // B].reshape(s, C).T
-        H[:C, s:] = H[C:, : M - s]
+        _delay_rows(H, prev, min(d, T), B)
         state_out.append(_last_steps(H[C:].reshape(C, T, B), prev, lengths, d))
-        # sigmoid(g) = 0.5 * tanh(0.5 * g) + 0.5: halve the gate rows, one tanh
-        Wc = _conv_matrix(params[p + "conv.weight"])
-        bc = params[p + "conv.bias"].copy()
-        Wc[C:] *= 0.5
-        bc[C:] *= 0.5
-        A = np.matmul(Wc, H)
-        A += bc[:, None]
-        np.tanh(A, out=A)
-        A[C:] *= 0.5
-        A[C:] += 0.5  # A = [tanh(f); sigmoid(g)]
-        z = np.multiply(A[:C], A[C:])
+        A, z = _gated_conv(params, p, H)
         Hs.append(H)
         As.append(A)
         Zs.append(z)
@@ -282,6 +297,43 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     np.maximum(S.T, 0, out=Y.reshape(M, C))
     cache = {"X": X, "H": Hs, "A": As, "Z": Zs, "S": S, "n_layers": n_layers}
     return Y, state_out, cache
+
+
+def _projection_grads(params, p, G, z, last, grads):
+    """Gradients of layer ``p``'s residual and skip projections into ``grads``;
+    returns the gradient of its gated activation ``z``.
+
+    ``G`` (2C, M) holds ``[d x_next; d skip]``; the ``last`` layer's residual
+    output feeds nothing, so its gradients are zero.
+    """
+    C = z.shape[0]
+    if last:
+        W_skip = params[p + "skip.weight"][:, :, 0]
+        dz = np.matmul(W_skip.T, G[C:])
+        grads[p + "skip.weight"] = np.matmul(G[C:], z.T)[:, :, None]
+        grads[p + "res.weight"] = np.zeros((C, C, 1), z.dtype)
+        grads[p + "res.bias"] = np.zeros(C, z.dtype)
+        return dz
+    W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
+    dz = np.matmul(W_rs[:, :, 0].T, G)
+    dW_rs = np.matmul(G, z.T)[:, :, None]
+    grads[p + "res.weight"], grads[p + "skip.weight"] = dW_rs[:C], dW_rs[C:]
+    grads[p + "res.bias"] = G[:C].sum(axis=1)
+    return dz
+
+
+def _gate_grads(dz, A, u, v, dpre):
+    """``dpre = [d f; d g]`` from ``dz`` and ``A = [tanh(f); sigmoid(g)]``
+    (``u``, ``v`` are (C, M) scratch)."""
+    C = dz.shape[0]
+    tf, sg = A[:C], A[C:]
+    np.multiply(dz, sg, out=u)
+    np.multiply(tf, tf, out=v)
+    np.subtract(1, v, out=v)
+    np.multiply(u, v, out=dpre[:C])  # d f = dz * sg * (1 - tf^2)
+    np.subtract(1, sg, out=v)
+    v *= tf
+    np.multiply(u, v, out=dpre[C:])  # d g = dz * tf * sg * (1 - sg)
 
 
 def wavenet_backward(params, dY, cache, need_dX=True):
@@ -331,26 +383,8 @@ def wavenet_backward(params, dY, cache, need_dX=True):
         p, s = f"layers.{k}.", min(_dilation(k), T) * B
         H, A, z = cache["H"][k], cache["A"][k], cache["Z"][k]
         grads[p + "skip.bias"] = db_skip.copy()
-        if k + 1 == n_layers:  # the last residual output feeds nothing
-            W_skip = params[p + "skip.weight"][:, :, 0]
-            dz = np.matmul(W_skip.T, G[C:])
-            grads[p + "skip.weight"] = np.matmul(G[C:], z.T)[:, :, None]
-            grads[p + "res.weight"] = np.zeros((C, C, 1), dt)
-            grads[p + "res.bias"] = np.zeros(C, dt)
-        else:
-            W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
-            dz = np.matmul(W_rs[:, :, 0].T, G)
-            dW_rs = np.matmul(G, z.T)[:, :, None]
-            grads[p + "res.weight"], grads[p + "skip.weight"] = dW_rs[:C], dW_rs[C:]
-            grads[p + "res.bias"] = G[:C].sum(axis=1)
-        tf, sg = A[:C], A[C:]
-        np.multiply(dz, sg, out=u)
-        np.multiply(tf, tf, out=v)
-        np.subtract(1, v, out=v)
-        np.multiply(u, v, out=dpre[:C])  # d f = dz * sg * (1 - tf^2)
-        np.subtract(1, sg, out=v)
-        v *= tf
-        np.multiply(u, v, out=dpre[C:])  # d g = dz * tf * sg * (1 - sg)
+        dz = _projection_grads(params, p, G, z, k + 1 == n_layers, grads)
+        _gate_grads(dz, A, u, v, dpre)
         dWc = np.matmul(dpre, H.T)
         grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C:]], axis=2)
         grads[p + "conv.bias"] = dpre.sum(axis=1)
