@@ -160,6 +160,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             n_states=self.n_states,
             pooling=getattr(self, "pooling", "last"),
             input_dropout=self.input_dropout,
+            skip_steps=self._skip_steps(),
         )
 
     def _hyper(self, incremental=False):
@@ -285,6 +286,8 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             self._random_state = check_random_state(self.random_state)
             self.bidirectional_ = self._bidirectional()
             self.patch_size_ = self._patch_size(int(lengths.max()))
+            if hasattr(self, "linear_skip"):
+                self.linear_skip_ = self._linear_skip(int(lengths.max()))
             n_steps = -(-int(lengths.max()) // self.patch_size_)
             self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)
             self._check_size()
@@ -296,6 +299,8 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             self._train_state.optimizer = None  # warm start: fresh optimizer
         X3, _ = self._leveled_input(X3, lengths)
         data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
+        if reset and getattr(self, "linear_skip_", 0):
+            self._start_skip(data)  # the regressor's ridge part, fixed from here
         self.state_dict_ = self._as_dtype(X3.dtype)
         state = self._train_state
         state.params = self.state_dict_

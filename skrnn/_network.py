@@ -8,6 +8,7 @@ from ._initializers import glorot_uniform
 from ._masks import valid_mask
 from ._pooling import POOLINGS
 from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
+from ._skip import FIXED, skip_backward_dX, skip_lags
 from ._wavenet import param_shapes as wavenet_param_shapes
 from ._wavenet import wavenet_backward, wavenet_forward, wavenet_init
 
@@ -54,6 +55,8 @@ class Architecture:
     pooling : {"last", "mean", "concat"}
         Many-to-one readout over time: the last state (PyTorch's ``h_n``), the
         mean of the outputs over the valid steps, or both side by side.
+    skip_steps : int
+        Input steps the linear skip reads (``skrnn._skip``); 0 for none.
     """
 
     cell: str
@@ -68,6 +71,7 @@ class Architecture:
     n_states: int = 1
     pooling: str = "last"
     input_dropout: float = 0.0
+    skip_steps: int = 0
 
     @property
     def n_directions(self):
@@ -150,6 +154,8 @@ def param_shapes(arch):
                 shapes.update(zip(keys, block, strict=True))
     shapes["head.weight"] = (arch.n_outputs, _head_width(arch))
     shapes["head.bias"] = (arch.n_outputs,)
+    if arch.skip_steps:
+        shapes["skip.weight"] = (arch.n_outputs, arch.skip_steps * arch.n_inputs)
     return shapes
 
 
@@ -194,6 +200,9 @@ def _add_head(arch, params, rng, dtype):
     shape = (arch.n_outputs, _head_width(arch))
     params["head.weight"] = glorot_uniform(rng, shape, dtype)
     params["head.bias"] = np.zeros(arch.n_outputs, dtype)
+    if arch.skip_steps:  # zeros: training starts from the network alone
+        width = arch.skip_steps * arch.n_inputs
+        params["skip.weight"] = np.zeros((arch.n_outputs, width), dtype)
     return params
 
 
@@ -395,12 +404,18 @@ def forward(
         if head_mask is not None:
             Z = Z * head_mask
         raw = Z @ W.T + b
+    lags = None
+    if arch.skip_steps:
+        lags = skip_lags(X, lengths, arch.skip_steps, arch.return_sequences)
+        raw += lags @ params["skip.weight"].T
     cache = {
         "stack": stack_cache,
         "Z": Z,
         "shape": h.shape,
         "pool": pool,
         "head_mask": head_mask,
+        "lags": lags,
+        "lengths": lengths,
     }
     return raw, stateT, cache
 
@@ -443,23 +458,39 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
     )
     grads["head.weight"] = d_flat.T @ Z
     grads["head.bias"] = d_flat.sum(axis=0)
-    grads = {name: grads[name] for name in params}
     dX = dX.transpose(1, 0, 2) if need_dX else None
+    lags = cache["lags"]
+    if lags is not None:
+        Ws = params["skip.weight"]
+        width = lags.shape[-1]
+        grads["skip.weight"] = draw.reshape(-1, Ws.shape[0]).T @ lags.reshape(-1, width)
+        if need_dX:
+            dX = dX + skip_backward_dX(
+                draw @ Ws, cache["lengths"], dX.shape, arch.return_sequences
+            )
+    grads = {name: grads[name] for name in params}
     return grads, dstate0, dX
 
 
 def penalty(params, alpha, n_eff, grads=None):
-    """L2 penalty ``0.5 * alpha * sum(W ** 2) / n_eff`` on weight matrices.
+    """L2 penalty ``0.5 * alpha * sum(W ** 2) / n_eff`` on trained weight matrices.
 
     ``n_eff`` is the batch's total sample weight (its size when unweighted), as in
-    scikit-learn's MLP. Adds the penalty's gradient into ``grads`` when given.
+    scikit-learn's MLP. With ``grads``, adds the penalty's gradient into them
+    and zeroes the gradient of the parameters set in closed form
+    (``skrnn._skip.FIXED``), which carry no penalty and which training does
+    not move: this is the objective's gradient in the trained parameters.
     """
+    fixed = [name for name in FIXED if name in params]
+    if grads is not None:
+        for name in fixed:
+            grads[name][...] = 0
     if not alpha:
         return 0.0
     scale = alpha / n_eff
     value = 0.0
     for name, p in params.items():
-        if "weight" in name:
+        if "weight" in name and name not in fixed:
             value += 0.5 * scale * float(np.dot(p.ravel(), p.ravel()))
             if grads is not None:
                 grads[name] += scale * p

@@ -77,7 +77,13 @@ ARRAYS = {
     "Seq2SeqTransformer": (*_CURVES, *_TARGETS),
 }
 #: Set on load from the stored attributes (``save`` checks that they agree).
-DERIVED = ("loss_", "receptive_field_", "_loss_name", "bidirectional_")
+DERIVED = (
+    "loss_",
+    "receptive_field_",
+    "_loss_name",
+    "bidirectional_",
+    "linear_skip_",
+)
 #: Stored in sections of their own: the weights, the column names, the label
 #: encoder (its type; its classes are ``classes_``) and the training state.
 SECTIONS = (
@@ -123,6 +129,27 @@ def _decode_bidirectional(est, manifest):
     est.bidirectional_ = both
 
 
+def _skip_steps(width, est):
+    """``linear_skip_`` from the width of ``skip.weight`` (None: no skip)."""
+    return 0 if width is None else width // est._n_step_features
+
+
+def _decode_skip(est, manifest):
+    """``linear_skip_`` of a regressor from its stored ``skip.weight``."""
+    if not isinstance(est, RNNRegressor):
+        return
+    shape = manifest.get("weights/skip.weight.npy", (None, None))[1]
+    width = None if shape is None or len(shape) != 2 else int(shape[1])
+    if width is not None and width % (est._n_step_features * est.patch_size_):
+        raise Invalid("skip.weight does not read whole patches of input steps")
+    if bool(est.linear_skip) != (width is not None):
+        raise Invalid(
+            f"linear_skip={est.linear_skip} but the weights "
+            f"{'hold' if width is not None else 'lack'} a skip.weight"
+        )
+    est.linear_skip_ = _skip_steps(width, est)
+
+
 def derived(est):
     """The attributes ``load`` computes from the stored ones."""
     out = {
@@ -132,6 +159,9 @@ def derived(est):
     if est.cell == "wavenet":
         field = receptive_field(len(est.hidden_layer_sizes_))
         out["receptive_field_"] = est.patch_size_ * field
+    if isinstance(est, RNNRegressor):
+        skip = est.state_dict_.get("skip.weight")
+        out["linear_skip_"] = _skip_steps(None if skip is None else skip.shape[1], est)
     if isinstance(est, RNNClassifier):
         multiclass = est._label_binarizer.y_type_ == "multiclass"
         out["_loss_name"] = "log_loss" if multiclass else "binary_log_loss"
@@ -406,6 +436,7 @@ def decode_estimator(est, sections, reader):
     _decode_scalars(est, fitted)
     _decode_bidirectional(est, reader.manifest)
     _check_scalars(est)
+    _decode_skip(est, reader.manifest)
     expected = _expected(est, fitted, training, reader.manifest)
     _check_manifest(reader.manifest, expected)
     _read_fitted(est, fitted, reader)

@@ -58,6 +58,12 @@ class SettingsMixin:
                 "the reverse direction reads the whole future of every step. Set "
                 "bptt_steps=None or bidirectional=False."
             )
+        if getattr(self, "linear_skip", 0) and self.bptt_steps is not None:
+            raise ValueError(
+                "linear_skip reads the last input steps of each whole sequence, "
+                "which truncated BPTT (bptt_steps) cuts into windows. Set "
+                "bptt_steps=None or linear_skip=0."
+            )
         if self.solver == "lbfgs" and self.bptt_steps is not None:
             raise ValueError(
                 "bptt_steps (truncated BPTT) cannot be used with solver='lbfgs': "
@@ -121,6 +127,17 @@ class SettingsMixin:
         ):
             return 1  # per-step outputs, or a cell that reads step by step
         return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
+
+    def _linear_skip(self, n_timesteps):
+        """Input steps the linear skip reads, for training sequences this long:
+        at most their length, rounded up to whole patches."""
+        k = min(int(getattr(self, "linear_skip", 0)), n_timesteps)
+        size = getattr(self, "patch_size_", 1)
+        return -(-k // size) * size
+
+    def _skip_steps(self):
+        """The linear skip in network steps (patches): covers ``linear_skip_``."""
+        return getattr(self, "linear_skip_", 0) // getattr(self, "patch_size_", 1)
 
     def _warn_short_receptive_field(self, n_timesteps):
         if self.cell != "wavenet":

@@ -104,6 +104,12 @@ class StateDictMixin:
                     "pass the recurrent module's state_dict() with the head's "
                     "weights as 'head.weight' and 'head.bias'."
                 )
+        if getattr(self, "linear_skip", 0):
+            raise ValueError(
+                f"linear_skip={self.linear_skip} has no counterpart in a PyTorch "
+                "module: load its weights with linear_skip=0."
+            )
+        self.linear_skip_ = 0
         size = getattr(self, "patch_size", 1)
         self.patch_size_ = 1 if size == "auto" else int(size)
         self.hidden_layer_sizes_ = self._hidden_sizes()

@@ -61,6 +61,7 @@ REST = [
 ] + [
     (Seq2SeqTransformer, {"cell": "wavenet"}),
     (RNNRegressor, {"local_level": "mean"}),
+    (RNNRegressor, {"linear_skip": 3}),
     (Seq2SeqTransformer, {"local_level": "last"}),
 ]
 
@@ -82,6 +83,7 @@ SAMPLE_WEIGHT_FAILS = {
     ("RNNRegressor", ()),  # bidirectional="auto": reads both ways
     ("RNNRegressor", (("bidirectional", True),)),
     ("RNNRegressor", (("solver", "lbfgs"),)),
+    ("RNNRegressor", (("linear_skip", 3),)),  # and the ridge start's weighted solve
     ("RNNClassifier", (("solver", "lbfgs"),)),
     ("Seq2SeqTransformer", (("solver", "lbfgs"),)),
 }

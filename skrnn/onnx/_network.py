@@ -125,6 +125,7 @@ NETWORK_PARAMS = {
     "patch_size": None,  # the fitted patch_size_ is exported (see patches)
     "local_level": {None},
     "level_features": None,  # read only with a local_level, which is refused
+    "linear_skip": {0},
 }
 SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
 

@@ -1,0 +1,205 @@
+"""``linear_skip``: a fixed ridge part on the last input steps beside the network."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import RidgeCV
+
+from skrnn import RNNRegressor, persistence
+from skrnn._network import Architecture, penalty
+from skrnn._skip import skip_lags
+from skrnn.datasets import load_airline
+from skrnn.preprocessing import make_windows
+
+SMALL = {"hidden_layer_sizes": (4,), "max_iter": 5, "random_state": 0}
+
+
+def _hand_lags(X, lengths, k, per_step):
+    """The lags by explicit loops: steps ``end - k + 1 .. end``, zeros before 0."""
+    B, T, F = X.shape
+    ends = [list(range(T)) if per_step else [lengths[b] - 1] for b in range(B)]
+    out = np.zeros((B, T if per_step else 1, k * F))
+    for b in range(B):
+        for i, end in enumerate(ends[b]):
+            for j in range(k):
+                step = end - k + 1 + j
+                if step >= 0:
+                    out[b, i, j * F : (j + 1) * F] = X[b, step]
+    return out if per_step else out[:, 0]
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_lags_are_the_last_steps_oldest_first(per_step):
+    rng = np.random.RandomState(0)
+    X, lengths = rng.normal(size=(4, 6, 2)), np.array([6, 3, 1, 5])
+    assert_array_equal(
+        skip_lags(X, lengths, 4, per_step), _hand_lags(X, lengths, 4, per_step)
+    )
+
+
+def _numeric_grad(arch, params, X, lengths, draw, name, eps=1e-6):
+    out = np.zeros_like(params[name])
+    for idx in np.ndindex(out.shape):
+        values = []
+        for sign in (1, -1):
+            p = {k: v.copy() for k, v in params.items()}
+            p[name][idx] += sign * eps
+            raw, _, _ = arch.forward(p, X, lengths)
+            values.append(np.sum(raw * draw))
+        out[idx] = (values[0] - values[1]) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_gradients_match_finite_differences(per_step):
+    rng = np.random.RandomState(1)
+    arch = Architecture(
+        cell="gru",
+        hidden_sizes=(3,),
+        n_inputs=2,
+        n_outputs=2,
+        return_sequences=per_step,
+        skip_steps=3,
+    )
+    params = arch.init_params(rng)
+    params["skip.weight"] = rng.normal(size=params["skip.weight"].shape)
+    X, lengths = rng.normal(size=(3, 5, 2)), np.array([5, 2, 4])
+    raw, _, cache = arch.forward(params, X, lengths)
+    draw = rng.normal(size=raw.shape)
+    grads, _, dX = arch.backward(params, cache, draw, need_dX=True)
+    for name in ("skip.weight", "head.weight", "weight_ih_l0"):
+        num = _numeric_grad(arch, params, X, lengths, draw, name)
+        assert_allclose(grads[name], num, rtol=1e-6, atol=1e-8)
+    num_dX = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        values = []
+        for sign in (1, -1):
+            Xs = X.copy()
+            Xs[idx] += sign * 1e-6
+            values.append(np.sum(arch.forward(params, Xs, lengths)[0] * draw))
+        num_dX[idx] = (values[0] - values[1]) / 2e-6
+    assert_allclose(dX, num_dX, rtol=1e-6, atol=1e-8)
+
+
+def test_the_skip_is_fixed_and_unpenalised():
+    rng = np.random.RandomState(0)
+    params = {"skip.weight": rng.normal(size=(1, 4)), "head.weight": np.ones((1, 2))}
+    grads = {k: np.ones_like(v) for k, v in params.items()}
+    value = penalty(params, 2.0, 4.0, grads)
+    assert value == pytest.approx(0.5 * 2.0 / 4.0 * 2.0)  # the head's only
+    assert_array_equal(grads["skip.weight"], 0)
+    assert_array_equal(grads["head.weight"], 1 + 2.0 / 4.0)
+
+
+def _windows(n=120, window=8, seed=0):
+    rng = np.random.RandomState(seed)
+    s = np.cumsum(rng.normal(size=n)) + np.sin(np.arange(n) / 3)
+    return make_windows(s[:, None], window=window)
+
+
+def test_the_skip_is_the_ridge_of_the_targets_on_the_lags_and_stays_so():
+    X, y = _windows()
+    reg = RNNRegressor(cell="gru", linear_skip=5, max_iter=20, random_state=0)
+    reg.fit(X, y)
+    z = (y - reg.target_mean_[0]) / reg.target_scale_[0]
+    L = _hand_lags(X, np.full(len(X), X.shape[1]), 5, False)
+    mean, scale = L.mean(axis=0), L.std(axis=0)
+    ridge = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit((L - mean) / scale, z)
+    assert reg.linear_skip_ == 5
+    assert_allclose(reg.state_dict_["skip.weight"][0], ridge.coef_ / scale, rtol=1e-8)
+    start = reg.state_dict_["skip.weight"].copy()
+    reg.partial_fit(X, y)
+    assert_array_equal(reg.state_dict_["skip.weight"], start)
+
+
+def test_linear_skip_is_capped_at_the_training_length_in_whole_patches():
+    X, y = _windows(window=8)
+    assert RNNRegressor(linear_skip=50, **SMALL).fit(X, y).linear_skip_ == 8
+    reg = RNNRegressor(linear_skip=5, patch_size=2, **SMALL).fit(X, y)
+    assert reg.linear_skip_ == 6
+    assert reg.state_dict_["skip.weight"].shape == (1, 6)
+
+
+def test_per_step_outputs_and_ragged_sequences():
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)) for n in (7, 4, 9, 5)] * 5
+    y = [2.0 * x[:, 0] - np.roll(x[:, 1], 1) for x in X]
+    reg = RNNRegressor(linear_skip=2, return_sequences=True, **SMALL).fit(X, y)
+    pred = reg.predict(X)
+    assert [len(p) for p in pred] == [len(x) for x in X]
+    assert reg.state_dict_["skip.weight"].shape == (1, 4)
+    plain = RNNRegressor(return_sequences=True, **SMALL).fit(X, y)
+    error = [
+        np.mean((np.concatenate(m.predict(X)) - np.concatenate(y)) ** 2)
+        for m in (reg, plain)
+    ]
+    assert error[0] < 0.1 * error[1]  # the ridge part is (nearly) the answer
+
+
+def test_it_learns_the_trend_a_plain_network_cannot_follow():
+    # the shipped airline data, one month ahead over the last two years
+    raw = load_airline().series.ravel()
+    mean, std = raw[:-24].mean(), raw[:-24].std()
+    z = (raw - mean) / std
+    X, y = make_windows(z[:-24], window=12)
+    X_test, y_test = make_windows(z[-36:], window=12)
+    errors = {}
+    for skip in (0, 12):
+        reg = RNNRegressor(linear_skip=skip, random_state=0).fit(X, y)
+        errors[skip] = np.sqrt(np.mean((reg.predict(X_test) - y_test) ** 2)) * std
+    assert errors[12] < 0.75 * errors[0], errors  # measured 46.7 against 71.0
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"linear_skip": 3, "bptt_steps": 4}, "truncated BPTT"),
+        ({"linear_skip": -1}, "linear_skip"),
+        ({"linear_skip": 2.5}, "linear_skip"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(params, match):
+    X, y = _windows()
+    reg = RNNRegressor(**{**SMALL, **params})
+    with pytest.raises(ValueError, match=match):
+        reg.fit(X, y)
+    assert not hasattr(reg, "state_dict_")
+
+
+def test_stream_and_stateful_forecast_are_refused():
+    X, y = _windows()
+    reg = RNNRegressor(linear_skip=3, bidirectional=False, **SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="linear_skip=3"):
+        reg.stream()
+    with pytest.raises(ValueError, match="linear_skip=3"):
+        reg.forecast(X[:1], 3, window=None)
+    assert reg.forecast(X[:1], 3).shape == (1, 3)
+
+
+def test_load_state_dict_needs_linear_skip_off():
+    X, y = _windows()
+    plain = RNNRegressor(**SMALL).fit(X, y)
+    weights = {k: v.copy() for k, v in plain.state_dict_.items()}
+    with pytest.raises(ValueError, match="no counterpart in a PyTorch"):
+        RNNRegressor(linear_skip=3, hidden_layer_sizes=(4,)).load_state_dict(weights)
+    loaded = RNNRegressor(hidden_layer_sizes=(4,)).load_state_dict(weights)
+    assert loaded.linear_skip_ == 0
+
+
+def test_a_saved_model_keeps_its_skip(tmp_path):
+    X, y = _windows()
+    reg = RNNRegressor(linear_skip=4, **SMALL).fit(X, y)
+    persistence.save(reg, tmp_path / "m.skrnn")
+    back = persistence.load(tmp_path / "m.skrnn")
+    assert back.linear_skip_ == 4
+    assert_array_equal(back.predict(X), reg.predict(X))
+
+
+def test_onnx_export_is_refused():
+    pytest.importorskip("skl2onnx")
+    from skrnn.onnx import to_onnx
+
+    X, y = _windows()
+    reg = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="linear_skip=3 is not supported"):
+        to_onnx(reg, X.astype(np.float32))
