@@ -339,6 +339,21 @@ STACKS = {
 }
 
 
+def _head(arch, params, h, last, valid, prior, head_mask):
+    """``(raw, Z, pool)``: the linear head on every step or on the readout."""
+    W, b = params["head.weight"], params["head.bias"]
+    if arch.return_sequences:
+        T, B, D = h.shape
+        if head_mask is not None:
+            h = h * head_mask
+        Z = h.reshape(T * B, D)
+        return (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2), Z, None
+    Z, pool = POOLINGS[arch.pooling][0](h, last, valid, prior)
+    if head_mask is not None:
+        Z = Z * head_mask
+    return Z @ W.T + b, Z, pool
+
+
 def forward(
     arch, params, X, lengths, *, valid=None, state0=None, masks=None, for_backward=True
 ):
@@ -388,22 +403,10 @@ def forward(
     h, last, stateT, stack_cache = stack_forward(
         arch, params, h, lengths, valid, state0, masks, for_backward
     )
-    pool = None
-    W, b = params["head.weight"], params["head.bias"]
     head_mask = None if masks is None else masks["head"]
-    if arch.return_sequences:
-        T, B, D = h.shape
-        if head_mask is not None:
-            h = h * head_mask
-        Z = h.reshape(T * B, D)
-        raw = (Z @ W.T + b).reshape(T, B, -1).transpose(1, 0, 2)
-    else:
-        Z, pool = POOLINGS[arch.pooling][0](h, last, valid, prior)
-        if pool is not None:
-            stateT = [*stateT, pool[:2]]
-        if head_mask is not None:
-            Z = Z * head_mask
-        raw = Z @ W.T + b
+    raw, Z, pool = _head(arch, params, h, last, valid, prior, head_mask)
+    if pool is not None:
+        stateT = [*stateT, pool[:2]]
     lags = None
     if arch.skip_steps:
         lags = skip_lags(X, lengths, arch.skip_steps, arch.return_sequences)
