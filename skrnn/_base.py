@@ -228,6 +228,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         if (
             same_sizes
             and self._bidirectional() == self.bidirectional_
+            and self._same_skip()
             and list(shapes) == list(old)
             and all(old[k].shape == shape for k, shape in shapes.items())
         ):

@@ -293,7 +293,10 @@ def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT, need_dX)
 
 
 def _wavenet_params(params):
-    return {k: v for k, v in params.items() if not k.startswith("head.")}
+    """The convolution stack's own weights (not the head's nor the skip's)."""
+    return {
+        k: v for k, v in params.items() if not k.startswith(("head.", "skip."))
+    }
 
 
 def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):

@@ -135,6 +135,16 @@ class SettingsMixin:
         size = getattr(self, "patch_size_", 1)
         return -(-k // size) * size
 
+    def _same_skip(self):
+        """Whether ``linear_skip`` still gives the fitted ``linear_skip_``
+        (capped at the training length and rounded up to whole patches)."""
+        k, fitted = getattr(self, "linear_skip", 0), getattr(self, "linear_skip_", 0)
+        if bool(k) != bool(fitted):
+            return False
+        length = getattr(self, "_fit_n_timesteps", None)  # None: ragged
+        capped = length if k > fitted and length is not None else k
+        return self._linear_skip(capped) == fitted
+
     def _skip_steps(self):
         """The linear skip in network steps (patches): covers ``linear_skip_``."""
         return getattr(self, "linear_skip_", 0) // getattr(self, "patch_size_", 1)

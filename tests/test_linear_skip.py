@@ -203,3 +203,32 @@ def test_onnx_export_is_refused():
     reg = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
     with pytest.raises(ValueError, match="linear_skip=3 is not supported"):
         to_onnx(reg, X.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "continues"),
+    [
+        (3, 3, True),
+        (10, 20, True),
+        (0, 0, True),
+        (3, 0, False),
+        (0, 3, False),
+        (3, 4, False),
+        (3, 2, False),
+    ],
+)
+def test_warm_start_continues_only_with_the_same_skip(first, second, continues):
+    X, y = _windows()  # windows of 8 steps: 10 and 20 both read all 8
+    reg = RNNRegressor(linear_skip=first, warm_start=True, **SMALL).fit(X, y)
+    n_iter = reg.n_iter_
+    reg.set_params(linear_skip=second).fit(X, y)
+    assert (reg.n_iter_ > n_iter) == continues
+    assert reg.linear_skip_ == min(second, 8)
+
+
+@pytest.mark.parametrize("cell", ["wavenet", "statal", "lstm"])
+def test_every_cell_takes_the_skip(cell):
+    X, y = _windows()
+    reg = RNNRegressor(cell=cell, linear_skip=4, **SMALL).fit(X, y)
+    assert reg.state_dict_["skip.weight"].shape == (1, 4)
+    assert np.isfinite(reg.predict(X)).all()
