@@ -16,6 +16,16 @@ lstm / gru of 32 units and of a WaveNet stack of 8 layers (receptive field 256
 steps) with ``--channels`` channels (default 8: about as many parameters as the
 GRU). The ratio is each model's median time over the WaveNet stack's at the
 same batch and length, measured in the same run (above 1: WaveNet is faster).
+
+``--equal-params`` instead times issue 16's comparison, at a batch of 64 and
+1000 and 4000 steps: an LSTM of 32 units (one layer, ``bidirectional=False``,
+``pooling="last"``) on the NumPy scan and on the compiled kernels
+(``fast_path=True``) against a WaveNet stack built as the estimators build it
+(``hidden_layer_sizes="auto"``: as many layers as cover the sequence, at most
+10) with the channels that give about the LSTM's parameter count, on the
+NumPy path and, when the fast path is on, its compiled kernels. The ratio is
+each model's time over the WaveNet stack's on the same path row
+(above 1: WaveNet is faster; the target is 3).
 """
 
 import argparse
@@ -30,11 +40,90 @@ sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _common import SkrnnModel, cpu_count, fmt_time, print_table, timeit  # noqa: E402
 
+import skrnn  # noqa: E402
 from skrnn import _parallel  # noqa: E402
+from skrnn._wavenet import wavenet_depth  # noqa: E402
 
 LENGTHS = [100, 1000, 4000]
 BATCHES = [1, 16]
 F, H, WAVENET_LAYERS = 1, 32, 8
+EQUAL_LENGTHS, EQUAL_BATCH = [1000, 4000], 64
+
+
+def n_params(model):
+    return sum(p.size for p in model.params.values())
+
+
+def equal_channels(n_layers, target):
+    """Channels of a WaveNet stack of ``n_layers`` with about ``target`` weights."""
+    sizes = [
+        (
+            abs(
+                n_params(SkrnnModel("wavenet", F, c, np.float32, layers=n_layers))
+                - target
+            ),
+            c,
+        )
+        for c in range(1, 65)
+    ]
+    return min(sizes)[1]
+
+
+def time_model(model, X, y, fast, budget):
+    """(train step, predict) time statistics of ``model`` on ``X``, ``y``."""
+    with skrnn.config_context(fast_path=fast), _parallel.blas_single_thread():
+        return (
+            timeit(lambda: model.train_step(X, y), budget),
+            timeit(lambda: model.predict(X), budget),
+        )
+
+
+def equal_params(lengths, budget):
+    """Issue 16: LSTM 32 against a WaveNet stack of the same size, batch 64."""
+    lstm = SkrnnModel("lstm", F, H, np.float32)
+    rows = []
+    for T in lengths:
+        L = wavenet_depth(T)
+        C = equal_channels(L, n_params(lstm))
+        wavenet = SkrnnModel("wavenet", F, C, np.float32, layers=L)
+        print(
+            f"  T={T}: lstm {H}: {n_params(lstm)} parameters, wavenet {L}x{C}: "
+            f"{n_params(wavenet)}",
+            flush=True,
+        )
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((EQUAL_BATCH, T, F)).astype(np.float32)
+        y = rng.standard_normal((EQUAL_BATCH, 1)).astype(np.float32)
+        ref = {fast: time_model(wavenet, X, y, fast, budget) for fast in (False, True)}
+        for name, model in [(f"wavenet {L}x{C}", wavenet), (f"lstm {H}", lstm)]:
+            for fast in (False, True):
+                train, pred = (
+                    ref[fast]
+                    if model is wavenet
+                    else time_model(model, X, y, fast, budget)
+                )
+                rows.append(
+                    [
+                        name,
+                        "compiled" if fast else "numpy",
+                        T,
+                        fmt_time(train),
+                        f"{train[0] / ref[fast][0][0]:.2f}",
+                        fmt_time(pred),
+                        f"{pred[0] / ref[fast][1][0]:.2f}",
+                    ]
+                )
+    header = [
+        "model",
+        "path",
+        "steps",
+        "train step",
+        "/ wavenet",
+        "predict",
+        "/ wavenet",
+    ]
+    print(f"\n### batch {EQUAL_BATCH}, {F} feature, float32; times in ms")
+    print_table(header, rows)
 
 
 def main(argv=None):
@@ -42,8 +131,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="up to 1000 steps")
     parser.add_argument("--threads", type=int, default=cpu_count())
     parser.add_argument("--channels", type=int, default=8, help="WaveNet channels")
+    parser.add_argument(
+        "--equal-params", action="store_true", help="issue 16: batch 64, LSTM 32"
+    )
     args = parser.parse_args(argv)
     _parallel.set_max_threads(args.threads)
+    if args.equal_params:
+        equal_params(EQUAL_LENGTHS[:1] if args.quick else EQUAL_LENGTHS, 1.0)
+        return 0
     lengths = LENGTHS[:2] if args.quick else LENGTHS
     C = args.channels
     models = {

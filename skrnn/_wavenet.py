@@ -32,6 +32,7 @@ about ``5 * n_layers * T * B * C`` floats.
 
 import numpy as np
 
+from ._fast import _wavenet as _compiled
 from ._initializers import glorot_uniform
 from ._masks import valid_mask
 
@@ -210,7 +211,9 @@ def _gated_conv(params, p, H):
     return A, np.multiply(A[:C], A[C:])
 
 
-def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
+def wavenet_forward(
+    params, X, lengths=None, *, n_layers, state=None, for_backward=True
+):
     """Run the dilated causal convolution stack over all time steps at once.
 
     Runs on every batch and trusts its inputs (the estimators validate the data
@@ -235,6 +238,9 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
         For streaming a long series chunk by chunk: entry ``k`` has shape
         ``(2 ** (k % 10), n_samples, n_channels)`` and holds the last inputs of
         layer ``k`` from the previous chunk. None means zeros (start of series).
+    for_backward : bool, default=True
+        Whether to keep the activations for :func:`wavenet_backward` (else the
+        layers share their buffers and ``cache`` holds nothing to backpropagate).
 
     Returns
     -------
@@ -261,7 +267,20 @@ def wavenet_forward(params, X, lengths=None, *, n_layers, state=None):
     >>> bool(np.allclose(np.concatenate([Y1, Y2]), Y))
     True
     """
+    fast = _compiled.wavenet_kernels(X.dtype)
     X, lengths, valid = _padded_input(X, lengths)
+    if fast is not None:
+        dilations = [_dilation(k) for k in range(n_layers)]
+        return _compiled.wavenet_forward(
+            fast,
+            params,
+            X,
+            valid,
+            state,
+            dilations,
+            for_backward,
+            lambda x, prev, d: _last_steps(x, prev, lengths, d),
+        )
     T, B, F = X.shape
     M, C, dt = T * B, params["input.weight"].shape[0], X.dtype
     # Channel-major (channels, T * B) buffers keep every half and row contiguous.
@@ -370,6 +389,8 @@ def wavenet_backward(params, dY, cache, need_dX=True):
     >>> dX.shape, grads["layers.0.conv.weight"].shape, float(abs(dX[4:, 2]).max())
     ((10, 5, 3), (8, 4, 2), 0.0)
     """
+    if "fast" in cache:
+        return _compiled.wavenet_backward(params, dY, cache, need_dX)
     X, S, n_layers = cache["X"], cache["S"], cache["n_layers"]
     T, B, F = X.shape
     C, M, dt = S.shape[0], T * B, X.dtype
