@@ -275,11 +275,11 @@ def wavenet_forward(
             fast,
             params,
             X,
+            lengths,
             valid,
             state,
             dilations,
-            for_backward,
-            lambda x, prev, d: _last_steps(x, prev, lengths, d),
+            _last_steps,
         )
     T, B, F = X.shape
     M, C, dt = T * B, params["input.weight"].shape[0], X.dtype

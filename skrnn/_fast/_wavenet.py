@@ -6,12 +6,9 @@ import numpy as np
 
 from .._config import get_config
 from .._parallel import run_shards
-from . import DTYPES, kernels_for, numba_available
+from . import DTYPES, fast_shards, kernels_for, numba_available
 
 __all__ = ["wavenet_backward", "wavenet_forward", "wavenet_kernels"]
-
-#: Fewest rows (steps x batch) worth two shards, each on its own thread.
-MIN_SHARD_ROWS = 4096
 
 
 def wavenet_kernels(dtype):
@@ -29,103 +26,153 @@ def wavenet_kernels(dtype):
     return importlib.import_module("skrnn._fast._wavenet_kernels")
 
 
-def _shards(M):
-    """Fixed split of the rows: two halves from :data:`MIN_SHARD_ROWS` rows."""
-    if M < MIN_SHARD_ROWS:
-        return [slice(0, M)]
-    half = (M + 1) // 2
-    return [slice(0, half), slice(half, M)]
+def _weights(params, n_layers):
+    """The layers' weights stacked as the kernels read them (biases folded)."""
+    wcs, wcts, wrss, wrsts = [], [], [], []
+    for k in range(n_layers):
+        p = f"layers.{k}."
+        w = params[p + "conv.weight"]
+        wc = np.concatenate([w[:, :, 0], w[:, :, 1]], axis=1)  # (2C, 2C): [W0, W1]
+        wcs.append(np.concatenate([wc, params[p + "conv.bias"][:, None]], axis=1))
+        wcts.append(wc.T)
+        wrs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
+        brs = np.concatenate([params[p + "res.bias"], params[p + "skip.bias"]])
+        wrss.append(np.concatenate([wrs[:, :, 0], brs[:, None]], axis=1))
+        wrsts.append(wrs[:, :, 0].T)
+    return [np.ascontiguousarray(np.stack(ws)) for ws in (wcs, wcts, wrss, wrsts)]
 
 
-def _on_rows(fn, M):
-    """``fn(shard index, r0, r1)`` on every shard of ``M`` rows, in parallel."""
-    shards = list(enumerate(_shards(M)))
-    run_shards(lambda item: fn(item[0], item[1].start, item[1].stop), shards, (1,) * 3)
-    return len(shards)
+def _shards(params, T, B, n_layers):
+    """Fixed split of the batch (:func:`skrnn._fast.fast_shards`): each shard
+    runs the whole stack on its own thread."""
+    C = params["input.weight"].shape[0]
+    return fast_shards(B, T * B * n_layers * 6 * C * C)
 
 
-def _weights(params, p):
-    """Layer ``p``'s weights as the kernels read them (contiguous copies)."""
-    w = params[p + "conv.weight"]
-    return {
-        "w0": np.ascontiguousarray(w[:, :, 0]),
-        "w1": np.ascontiguousarray(w[:, :, 1]),
-        "w0_t": np.ascontiguousarray(w[:, :, 0].T),
-        "w1_t": np.ascontiguousarray(w[:, :, 1].T),
-        "bc": params[p + "conv.bias"],
-        "wr": np.ascontiguousarray(params[p + "res.weight"][:, :, 0]),
-        "ws": np.ascontiguousarray(params[p + "skip.weight"][:, :, 0]),
-    }
-
-
-def wavenet_forward(fast, params, X, valid, state, dilations, keep, last_steps):
+def wavenet_forward(fast, params, X, lengths, valid, state, dilations, last_steps):
     """:func:`skrnn._wavenet.wavenet_forward` on the kernels ``fast``.
 
-    ``X`` is contiguous and zero on padded steps, ``valid`` its (T, B) mask or
-    None; ``keep`` keeps every layer's input for the backward pass;
-    ``last_steps(x, prev, d)`` gives a layer's ``state_out`` from its input
-    ``x`` of shape (C, T, B).
+    ``X`` is zero on padded steps, ``valid`` its (T, B) mask or None;
+    ``last_steps(x, prev, lengths, d)`` gives a layer's ``state_out`` from its
+    input ``x`` (C, T, B). Every layer's input is kept (the kernels read back
+    ``d`` steps in each), for prediction too.
     """
+    T, B, _ = X.shape
+    shards = _shards(params, T, B, len(dilations))
+    weights = _weights(params, len(dilations))
+
+    def run(rows):
+        sub = None if state is None else [prev[:, rows] for prev in state]
+        ok = None if valid is None else valid[:, rows]
+        part = _forward_rows(fast, params, weights, X[:, rows], ok, sub, dilations)
+        sub_lengths = None if lengths is None else lengths[rows]
+        xs, T_B = part["xs"], (T, rows.stop - rows.start)
+        part["state"] = [
+            last_steps(
+                xs[k].reshape(-1, *T_B), None if sub is None else sub[k], sub_lengths, d
+            )
+            for k, d in enumerate(dilations)
+        ]
+        return part
+
+    parts = run_shards(run, shards, (1,) * 3)
+    if len(parts) == 1:
+        Y, state_out = parts[0]["Y"], parts[0]["state"]
+    else:
+        Y = np.concatenate([part["Y"] for part in parts], axis=1)
+        state_out = [
+            np.concatenate([part["state"][k] for part in parts], axis=1)
+            for k in range(len(dilations))
+        ]
+    cache = {"fast": fast, "shards": shards, "parts": parts, "d": dilations}
+    return Y, state_out, cache
+
+
+def _forward_rows(fast, params, weights, X, valid, state, dilations):
+    """The stack on one shard's rows ``X`` (T, B, F): its outputs and cache."""
+    X = np.ascontiguousarray(X)
     T, B, F = X.shape
     M, C, dt, L = T * B, params["input.weight"].shape[0], X.dtype, len(dilations)
-    n_buf = L if keep else min(L, 2)  # prediction alternates two buffers
-    xs = np.empty((n_buf, M, C), dt)
-    np.matmul(X.reshape(M, F), params["input.weight"][:, :, 0].T, out=xs[0])
-    xs[0] += params["input.bias"]
-    S = np.empty((M, C), dt)
-    S[...] = sum(params[f"layers.{k}.skip.bias"] for k in range(L))
-    prevs, state_out, empty = [], [], np.empty((0, C), dt)
-    for k, d in enumerate(dilations):
-        p, s = f"layers.{k}.", d * B
-        x = xs[k % n_buf]
-        prev = None if state is None else state[k]
-        state_out.append(last_steps(x.reshape(T, B, C).transpose(2, 0, 1), prev, d))
-        prev = np.zeros((min(s, M), C), dt) if prev is None else prev.reshape(s, C)
-        prevs.append(prev)
-        x_next = empty if k + 1 == L else xs[(k + 1) % n_buf]
-        w = _weights(params, p)
-        args = (x, prev, s, w["w0_t"], w["w1_t"], w["bc"], w["wr"].T.copy())
-        args += (w["ws"].T.copy(), params[p + "res.bias"], x_next, S)
-        _on_rows(lambda i, r0, r1, args=args: fast.layer_forward(*args, r0, r1), M)
+    xs = np.empty((L, C, M), dt)
+    np.matmul(params["input.weight"][:, :, 0], X.reshape(M, F).T, out=xs[0])
+    xs[0] += params["input.bias"][:, None]
+    d = np.asarray(dilations, dtype=np.int64)
+    widths = np.minimum(d * B, M)
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    if state is None:
+        prevs = np.zeros((C, offsets[-1]), dt)
+    else:
+        prevs = np.concatenate(
+            [np.reshape(p, (-1, C))[:w].T for p, w in zip(state, widths, strict=True)],
+            axis=1,
+        )
+        prevs = np.ascontiguousarray(prevs, dtype=dt)
+    S = np.empty((C, M), dt)
+    wcs, _, wrss, _ = weights
+    fast.stack_forward(xs, prevs, offsets, d, B, wcs, wrss, S)
     if valid is not None:
-        S.reshape(T, B, C)[~valid] = 0
-    Y = np.maximum(S, 0).reshape(T, B, C)
-    cache = {"fast": fast, "X": X, "xs": xs, "prev": prevs, "S": S, "d": dilations}
-    return Y, state_out, cache
+        S.reshape(C, T, B)[:, ~valid] = 0
+    Y = np.empty((T, B, C), dt)
+    np.maximum(S.T, 0, out=Y.reshape(M, C))
+    return {
+        "X": X,
+        "xs": xs,
+        "prevs": prevs,
+        "offsets": offsets,
+        "d": d,
+        "S": S,
+        "Y": Y,
+    }
 
 
 def wavenet_backward(params, dY, cache, need_dX):
     """:func:`skrnn._wavenet.wavenet_backward` of a compiled forward ``cache``."""
-    fast, X, xs, S = cache["fast"], cache["X"], cache["xs"], cache["S"]
-    T, B, F = X.shape
-    M, C, dt, L = T * B, S.shape[1], X.dtype, len(cache["d"])
-    dS = np.zeros((M, C), dt)
-    np.copyto(dS, dY.reshape(M, C), casting="same_kind", where=S > 0)
-    db_skip = dS.sum(axis=0)
-    gx = np.zeros((M, C), dt)  # gradient of the current layer's output
-    dpre = np.empty((M, 2 * C), dt)
+    fast, shards, parts = cache["fast"], cache["shards"], cache["parts"]
+    L = len(cache["d"])
+    weights = _weights(params, L)
+
+    def run(item):
+        rows, part = item
+        return _backward_rows(fast, weights, part, dY[:, rows])
+
+    outs = run_shards(run, list(zip(shards, parts, strict=True)), (1,) * 3)
+    C = params["input.weight"].shape[0]
+    total = outs[0][1] if len(outs) == 1 else sum(sums for _, sums in outs)
     grads = {}
-    for k in reversed(range(L)):
-        p, s = f"layers.{k}.", cache["d"][k] * B
-        w = _weights(params, p)
-        parts = np.zeros((len(_shards(M)), 3 * C + 2, 2 * C), dt)
-        args = (xs[k], cache["prev"][k], s, w["w0_t"], w["w1_t"], w["bc"], w["wr"])
-        args += (w["ws"], gx[: 0 if k + 1 == L else M], dS, dpre)
-        _on_rows(
-            lambda i, r0, r1, a=args, o=parts: fast.layer_backward(*a, o[i], r0, r1), M
-        )
-        total = parts.sum(axis=0)
-        grads[p + "conv.weight"] = np.stack([total[:C].T, total[C : 2 * C].T], axis=2)
-        grads[p + "conv.bias"] = total[2 * C]
-        grads[p + "res.weight"] = total[2 * C + 2 :, :C].T[:, :, None].copy()
-        grads[p + "res.bias"] = total[2 * C + 1, :C].copy()
-        grads[p + "skip.weight"] = total[2 * C + 2 :, C:].T[:, :, None].copy()
-        grads[p + "skip.bias"] = db_skip.copy()
-        args = (gx, s, w["w0"], w["w1"], dpre)
-        _on_rows(lambda i, r0, r1, a=args: fast.input_grad(*a, r0, r1), M)
-    grads["input.weight"] = np.matmul(gx.T, X.reshape(M, F))[:, :, None]
-    grads["input.bias"] = gx.sum(axis=0)
+    for k in range(L):
+        p, dWc, dW = f"layers.{k}.", total[k, :, : 2 * C + 1], total[k, :, 2 * C + 1 :]
+        grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C : 2 * C]], axis=2)
+        grads[p + "conv.bias"] = dWc[:, 2 * C].copy()
+        grads[p + "res.weight"] = dW[:C, :C, None].copy()
+        grads[p + "res.bias"] = dW[:C, C].copy()
+        grads[p + "skip.weight"] = dW[C:, :C, None].copy()
+        grads[p + "skip.bias"] = dW[C:, C].copy()
+    flat = [part["X"].reshape(-1, part["X"].shape[2]) for part in parts]
+    grads["input.weight"] = sum(gx @ X for (gx, _), X in zip(outs, flat, strict=True))[
+        :, :, None
+    ]
+    grads["input.bias"] = sum(gx.sum(axis=1) for gx, _ in outs)
     dX = None
     if need_dX:
-        dX = np.matmul(gx, params["input.weight"][:, :, 0]).reshape(T, B, F)
+        W_in = params["input.weight"][:, :, 0]
+        blocks = [
+            (gx.T @ W_in).reshape(part["X"].shape)
+            for (gx, _), part in zip(outs, parts, strict=True)
+        ]
+        dX = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
     return dX, {key: grads[key] for key in params}
+
+
+def _backward_rows(fast, weights, part, dY):
+    """Backward of one shard: ``(gradient of x_0 (C, M), weight sums (L, 2C,
+    3C + 2))``, each layer's sums as :func:`stack_backward` lays them out."""
+    S, xs = part["S"], part["xs"]
+    L, C, M = xs.shape
+    dS = np.zeros((C, M), S.dtype)
+    np.copyto(dS, dY.reshape(M, C).T, casting="same_kind", where=S > 0)
+    gx = np.zeros(xs.shape, S.dtype)
+    sums = np.zeros((L, 2 * C, 3 * C + 2), S.dtype)
+    wcs, wcts, _, wrsts = weights
+    args = (xs, part["prevs"], part["offsets"], part["d"], part["X"].shape[1])
+    fast.stack_backward(*args, wcs, wcts, wrsts, dS, gx, sums)
+    return gx[0], sums

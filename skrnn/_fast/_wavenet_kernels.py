@@ -1,4 +1,4 @@
-"""Compiled (numba) row loops of the dilated causal convolution stack."""
+"""Compiled (numba) loops over tiles of steps of the dilated causal convolutions."""
 
 import numpy as np
 from numba import njit
@@ -9,160 +9,126 @@ from ._kernels import JIT, tanh
 # ``_kernels.py`` is not seen by the cached kernels here until this file changes
 # too (or the cache is cleared).
 #
-# Conventions: rows are time-major, row ``m = t * B + b`` of a (T * B, C)
-# array, so the step ``t - d`` of row ``m`` is row ``m - s`` with ``s = d * B``;
-# rows ``m < s`` read ``prev`` (the carried state, (s, C), or zeros). A kernel
-# works on the rows [r0, r1) (one shard); nothing in a row depends on the
-# shards, and sums over rows run in tiles of ``TILE`` rows, so the numbers
-# depend on the shapes only. ``W0``/``W1`` are the conv taps of x[t - d] and
-# x[t], ``(2C, C)``; ``*_t`` names their contiguous transposes.
+# Conventions (those of skrnn._wavenet): every array is channel-major, column
+# ``m = t * B + b`` of a (channels, T * B) array, so the step ``t - d`` of
+# column ``m`` is column ``m - s`` with ``s = d * B``; columns ``m < s`` read
+# ``prev`` (C, s), the carried state or zeros. A kernel runs one layer over
+# one shard of the batch (its own arrays) in tiles of at most ``TILE``
+# columns, each tile a few small GEMMs (biases folded in as a row of ones) and
+# elementwise loops over contiguous rows; nothing in a column depends on the
+# tiles and weight gradients are summed tile by tile, so the numbers depend on
+# the shapes only.
+# ``wc`` is the conv as ``[W0, W1, b]`` (2C, 2C + 1), ``wrs`` the residual and
+# skip projections as ``[[W_res; W_skip], [b_res; b_skip]]`` (2C, C + 1).
 
-#: Rows summed into a weight gradient before it is added to the shard's total.
-TILE = 256
+#: Columns per tile: its buffers stay in the core's cache.
+TILE = 1024
 
 
 @njit(**JIT)
-def _preactivation(x, prev, s, m, w0_t, w1_t, bc, pre):
-    """``pre = W0 x[t - d] + W1 x[t] + b`` of row ``m``; returns ``x[t - d]``."""
-    C = x.shape[1]
-    xd = x[m - s] if m >= s else prev[m]
-    pre[:] = bc
+def _stacked(x, prev, s, m0, m1):
+    """``[x[t - d]; x[t]; 1]`` of columns [m0, m1): (2C + 1, m1 - m0)."""
+    C, n = x.shape[0], m1 - m0
+    H = np.empty((2 * C + 1, n), x.dtype)
+    k = min(max(s - m0, 0), n)  # the first k columns come from prev
     for i in range(C):
-        a, b = xd[i], x[m, i]
-        for j in range(2 * C):
-            pre[j] += a * w0_t[i, j] + b * w1_t[i, j]
-    return xd
+        H[i, :k] = prev[i, m0 : m0 + k]
+        H[i, k:] = x[i, m0 + k - s : m1 - s]
+        H[C + i] = x[i, m0:m1]
+    H[2 * C] = 1
+    return H
 
 
 @njit(**JIT)
-def _gates(pre, tf, sg, z):
-    """``tf = tanh(f)``, ``sg = sigmoid(g)`` (as 0.5 tanh(g / 2) + 0.5), ``z``."""
-    C = z.shape[0]
-    half = pre.dtype.type(0.5)
+def _gates(P):
+    """``(A, Z)``: ``A = [tanh(f); sigmoid(g)]`` of the conv output ``P = [f; g]``
+    (sigmoid as 0.5 tanh(g / 2) + 0.5) and ``Z = [tanh(f) sigmoid(g); 1]``."""
+    C, n = P.shape[0] // 2, P.shape[1]
+    A, Z = np.empty_like(P), np.empty((C + 1, n), P.dtype)
+    half = P.dtype.type(0.5)
     for j in range(C):
-        tf[j] = tanh(pre[j])
-        sg[j] = half * tanh(half * pre[C + j]) + half
-        z[j] = tf[j] * sg[j]
+        f, g, tf, sg, z = P[j], P[C + j], A[j], A[C + j], Z[j]
+        for c in range(n):
+            tf[c] = tanh(f[c])
+            sg[c] = half * tanh(half * g[c]) + half
+            z[c] = tf[c] * sg[c]
+    Z[C] = 1
+    return A, Z
 
 
 @njit(**JIT)
-def layer_forward(x, prev, s, w0_t, w1_t, bc, wr_t, ws_t, br, x_next, S, r0, r1):
-    """One layer on rows [r0, r1): ``S += W_skip z``; ``x_next = x + W_res z +
-    b_res`` unless ``x_next`` has no rows (the last layer)."""
-    C = x.shape[1]
-    dt = x.dtype
-    pre, tf, sg, z = (
-        np.empty(2 * C, dt),
-        np.empty(C, dt),
-        np.empty(C, dt),
-        np.empty(C, dt),
-    )
-    residual = x_next.shape[0] > 0
-    for m in range(r0, r1):
-        _preactivation(x, prev, s, m, w0_t, w1_t, bc, pre)
-        _gates(pre, tf, sg, z)
-        for i in range(C):
-            zi = z[i]
-            for j in range(C):
-                S[m, j] += zi * ws_t[i, j]
-        if residual:
-            for j in range(C):
-                x_next[m, j] = x[m, j] + br[j]
-            for i in range(C):
-                zi = z[i]
-                for j in range(C):
-                    x_next[m, j] += zi * wr_t[i, j]
+def stack_forward(xs, prevs, offsets, dilations, B, wcs, wrss, S):
+    """Every layer, tile after tile: ``xs[k + 1] = xs[k] + W_res z + b_res`` and
+    ``S = sum_k W_skip z + b_skip``, from ``xs[0]`` (L, C, M).
 
-
-@njit(**JIT)
-def _flush(acc, total):
-    """``total += acc``; ``acc = 0``."""
-    for i in range(acc.shape[0]):
-        for j in range(acc.shape[1]):
-            total[i, j] += acc[i, j]
-            acc[i, j] = 0
-
-
-@njit(**JIT)
-def layer_backward(
-    x, prev, s, w0_t, w1_t, bc, wr, ws, gx, dS, dpre, grads, r0, r1
-):  # fmt: skip
-    """Gate gradients of one layer on rows [r0, r1), into ``dpre`` (M, 2C).
-
-    ``gx`` is the gradient of the layer's output ``x_next`` (no rows for the
-    last layer), ``dS`` that of the skip sum. ``grads`` (3C + 2, 2C) receives
-    this shard's sums: rows ``:C`` ``dW0^T``, rows ``C:2C`` ``dW1^T``, row
-    ``2C`` the conv bias, row ``2C + 1`` the residual bias (first ``C``
-    columns) and rows ``2C + 2:`` ``[dW_res^T, dW_skip^T]``.
+    Causal: layer ``k`` of a tile reads columns of ``xs[k]`` up to the tile's
+    end only, written by this tile's layer ``k - 1`` or by earlier tiles.
+    ``prevs[:, offsets[k]:offsets[k + 1]]`` is layer ``k``'s carried state.
     """
-    C = x.shape[1]
-    dt = x.dtype
-    pre, tf, sg, z = (
-        np.empty(2 * C, dt),
-        np.empty(C, dt),
-        np.empty(C, dt),
-        np.empty(C, dt),
-    )
-    dz = np.empty(C, dt)
-    acc = np.zeros(grads.shape, dt)
-    residual = gx.shape[0] > 0
-    one = dt.type(1)
-    for m in range(r0, r1):
-        xd = _preactivation(x, prev, s, m, w0_t, w1_t, bc, pre)
-        _gates(pre, tf, sg, z)
-        dz[:] = 0
-        for j in range(C):
-            d = dS[m, j]
-            for i in range(C):
-                dz[i] += d * ws[j, i]
-        if residual:
+    L, C, M = xs.shape
+    for m0 in range(0, M, TILE):
+        m1 = min(m0 + TILE, M)
+        n = m1 - m0
+        St = np.zeros((C, n), xs.dtype)
+        for k in range(L):
+            x, s = xs[k], dilations[k] * B
+            prev = prevs[:, offsets[k] : offsets[k + 1]]
+            _, Z = _gates(np.dot(wcs[k], _stacked(x, prev, s, m0, m1)))
+            RS = np.dot(wrss[k], Z)
             for j in range(C):
-                d = gx[m, j]
-                for i in range(C):
-                    dz[i] += d * wr[j, i]
-        dp = dpre[m]
-        for j in range(C):
-            u = dz[j] * sg[j]
-            dp[j] = u * (one - tf[j] * tf[j])
-            dp[C + j] = u * tf[j] * (one - sg[j])
-        for i in range(C):
-            a, b = xd[i], x[m, i]
-            for j in range(2 * C):
-                acc[i, j] += a * dp[j]
-                acc[C + i, j] += b * dp[j]
-        for j in range(2 * C):
-            acc[2 * C, j] += dp[j]
-        for i in range(C):
-            zi = z[i]
-            row = acc[2 * C + 2 + i]
-            for j in range(C):
-                row[C + j] += zi * dS[m, j]
-            if residual:
-                for j in range(C):
-                    row[j] += zi * gx[m, j]
-        if residual:
-            for j in range(C):
-                acc[2 * C + 1, j] += gx[m, j]
-        if (m - r0) % TILE == TILE - 1:
-            _flush(acc, grads)
-    _flush(acc, grads)
+                r, sk, st = RS[j], RS[C + j], St[j]
+                for c in range(n):
+                    st[c] += sk[c]
+                if k + 1 < L:
+                    xj, nj = x[j], xs[k + 1, j]
+                    for c in range(n):
+                        nj[m0 + c] = xj[m0 + c] + r[c]
+        S[:, m0:m1] = St
 
 
 @njit(**JIT)
-def input_grad(gx, s, w0, w1, dpre, r0, r1):
-    """``gx[m] += W1^T dpre[m] + W0^T dpre[m + s]`` on rows [r0, r1): the
-    gradient of the layer's input (what went into the carried state is dropped)."""
-    M, C = gx.shape
-    for m in range(r0, r1):
-        g = gx[m]
-        dp = dpre[m]
-        for j in range(2 * C):
-            d = dp[j]
-            for i in range(C):
-                g[i] += d * w1[j, i]
-        if m + s < M:
-            dp = dpre[m + s]
-            for j in range(2 * C):
-                d = dp[j]
-                for i in range(C):
-                    g[i] += d * w0[j, i]
+def stack_backward(xs, prevs, offsets, dilations, B, wcs, wcts, wrsts, dS, gx, sums):
+    """Gradients of :func:`stack_forward`, tile after tile from the end.
+
+    ``dS`` (C, M) is the gradient of ``S``; on exit ``gx[k]`` (L, C, M, zeros
+    on entry) holds the gradient of ``xs[k]`` and ``sums[k]`` (L, 2C, 3C + 2)
+    those of ``wcs[k]`` (first 2C + 1 columns) and of ``wrss[k]`` (the rest).
+    Anti-causal: ``gx[k + 1]`` of a tile is complete once layer ``k + 1`` has
+    run on this tile and on every later one. ``wcts[k]`` is ``wcs[k]``'s
+    ``[W0, W1]^T`` (2C, 2C), ``wrsts[k]`` the projections' transpose without
+    their biases (C, 2C).
+    """
+    L, C, M = xs.shape
+    dt = xs.dtype
+    one = dt.type(1)
+    for m0 in range(((M - 1) // TILE) * TILE, -1, -TILE):
+        m1 = min(m0 + TILE, M)
+        n = m1 - m0
+        for k in range(L - 1, -1, -1):
+            x, s = xs[k], dilations[k] * B
+            prev = prevs[:, offsets[k] : offsets[k + 1]]
+            H = _stacked(x, prev, s, m0, m1)
+            A, Z = _gates(np.dot(wcs[k], H))
+            G = np.zeros((2 * C, n), dt)  # [d x_next; d skip]
+            for j in range(C):
+                if k + 1 < L:
+                    G[j] = gx[k + 1, j, m0:m1]
+                G[C + j] = dS[j, m0:m1]
+            dz = np.dot(wrsts[k], G)
+            D = np.empty((2 * C, n), dt)  # [d f; d g]
+            for j in range(C):
+                tf, sg, d, df, dg = A[j], A[C + j], dz[j], D[j], D[C + j]
+                for c in range(n):
+                    u = d[c] * sg[c]
+                    df[c] = u * (one - tf[c] * tf[c])
+                    dg[c] = u * tf[c] * (one - sg[c])
+            dH = np.dot(wcts[k], D)
+            lo = max(m0, s)  # x[t - d] fed step t; the carried state's is dropped
+            for j in range(C):
+                gj, hd, hx, g = gx[k, j], dH[j], dH[C + j], G[j]
+                for c in range(n):
+                    gj[m0 + c] += g[c] + hx[c]
+                for m in range(lo, m1):
+                    gj[m - s] += hd[m - m0]
+            sums[k, :, : 2 * C + 1] += np.dot(D, H.T)
+            sums[k, :, 2 * C + 1 :] += np.dot(G, Z.T)
