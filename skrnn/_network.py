@@ -298,7 +298,6 @@ def _wavenet_params(params):
 
 
 def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
-    # the convolution stack keeps its activations either way (one GEMM a layer);
     # it reads right-padded batches only, so ``valid`` is the mask of ``lengths``
     # (the estimators refuse truncated BPTT, the one caller of left-aligned
     # windows, for cell="wavenet")
@@ -312,6 +311,7 @@ def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backwar
         lengths if ragged else None,
         n_layers=len(arch.hidden_sizes),
         state=state0,
+        for_backward=for_backward,
     )
     last = Y[lengths - 1, np.arange(Y.shape[1])]
     return Y, last, stateT, (cache, in_mask, lengths, Y.shape)

@@ -27,7 +27,12 @@ The last layer's residual output feeds nothing, so its ``res`` gradients are zer
 are a handful of vectorized operations on channel-major ``(channels, T * B)``
 buffers (contiguous halves and rows; each causal conv is one GEMM over the stacked
 ``[x[t - d]; x[t]]``); the only Python loop is over layers. The forward cache holds
-about ``5 * n_layers * T * B * C`` floats.
+about ``4 * n_layers * T * B * C`` floats (a prediction keeps none).
+
+With the fast path on (``skrnn.get_config()["fast_path"]``, the rule of the
+recurrent scan), float32 and float64 stacks run the compiled kernels of
+``skrnn._fast._wavenet_kernels`` instead: every layer over one tile of steps
+at a time, the batch split in two shards, the same numbers to float rounding.
 """
 
 import numpy as np
@@ -192,23 +197,21 @@ def _delay_rows(H, prev, n, B):
     H[:C, s:] = H[C:, : M - s]
 
 
-def _gated_conv(params, p, H):
-    """The causal conv of layer ``p`` over ``H`` and its gated activation.
-
-    Returns ``A = [tanh(f); sigmoid(g)]`` (2C, M) and ``z = tanh(f) * sigmoid(g)``.
-    """
+def _gated_conv(params, p, H, A, z):
+    """The causal conv of layer ``p`` over ``H`` and its gated activation:
+    ``A = [tanh(f); sigmoid(g)]`` (2C, M) and ``z = tanh(f) * sigmoid(g)``."""
     C = H.shape[0] // 2
     # sigmoid(g) = 0.5 * tanh(0.5 * g) + 0.5: halve the gate rows, one tanh
     Wc = _conv_matrix(params[p + "conv.weight"])
     bc = params[p + "conv.bias"].copy()
     Wc[C:] *= 0.5
     bc[C:] *= 0.5
-    A = np.matmul(Wc, H)
+    np.matmul(Wc, H, out=A)
     A += bc[:, None]
     np.tanh(A, out=A)
     A[C:] *= 0.5
     A[C:] += 0.5  # A = [tanh(f); sigmoid(g)]
-    return A, np.multiply(A[:C], A[C:])
+    np.multiply(A[:C], A[C:], out=z)
 
 
 def wavenet_forward(
@@ -284,11 +287,17 @@ def wavenet_forward(
     T, B, F = X.shape
     M, C, dt = T * B, params["input.weight"].shape[0], X.dtype
     # Channel-major (channels, T * B) buffers keep every half and row contiguous.
-    Hs, As, Zs, state_out = [], [], [], []
+    # training keeps every layer's H and A (one block: fewer page faults);
+    # prediction reuses two H and one A
+    kept = np.empty((n_layers, 4 * C, M), dt) if for_backward else None
+    Hs, As, state_out, spare = [], [], [], None
     RS = np.empty((2 * C, M), dt)  # residual and skip outputs of one layer
+    A = np.empty((2 * C, M), dt) if kept is None else None
+    z = np.empty((C, M), dt)
     S = np.empty((C, M), dt)  # sum of skips
     S[...] = sum(params[f"layers.{k}.skip.bias"] for k in range(n_layers))[:, None]
-    H = np.empty((2 * C, M), dt)  # [x[t - d]; x[t]] of the current layer
+    # [x[t - d]; x[t]] of the current layer
+    H = np.empty((2 * C, M), dt) if kept is None else kept[0, : 2 * C]
     np.matmul(params["input.weight"][:, :, 0], X.reshape(M, F).T, out=H[C:])
     H[C:] += params["input.bias"][:, None]
     for k in range(n_layers):
@@ -296,17 +305,23 @@ def wavenet_forward(
         prev = None if state is None else state[k]
         _delay_rows(H, prev, min(d, T), B)
         state_out.append(_last_steps(H[C:].reshape(C, T, B), prev, lengths, d))
-        A, z = _gated_conv(params, p, H)
-        Hs.append(H)
-        As.append(A)
-        Zs.append(z)
+        if kept is not None:
+            A = kept[k, 2 * C :]
+        _gated_conv(params, p, H, A, z)
+        if for_backward:
+            Hs.append(H)
+            As.append(A)
         if k + 1 < n_layers:
             W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
             np.matmul(W_rs[:, :, 0], z, out=RS)
             S += RS[C:]
-            H_next = np.empty((2 * C, M), dt)
+            if kept is not None:
+                H_next = kept[k + 1, : 2 * C]
+            else:
+                H_next = np.empty((2 * C, M), dt) if spare is None else spare
             np.add(H[C:], RS[:C], out=H_next[C:])
             H_next[C:] += params[p + "res.bias"][:, None]
+            spare = None if for_backward else H
             H = H_next
         else:
             S += np.matmul(params[p + "skip.weight"][:, :, 0], z, out=RS[C:])
@@ -314,7 +329,7 @@ def wavenet_forward(
         S.reshape(C, T, B)[:, ~valid] = 0
     Y = np.empty((T, B, C), dt)
     np.maximum(S.T, 0, out=Y.reshape(M, C))
-    cache = {"X": X, "H": Hs, "A": As, "Z": Zs, "S": S, "n_layers": n_layers}
+    cache = {"X": X, "H": Hs, "A": As, "S": S, "n_layers": n_layers}
     return Y, state_out, cache
 
 
@@ -398,11 +413,12 @@ def wavenet_backward(params, dY, cache, need_dX=True):
     np.copyto(G[C:], dY.reshape(M, C).T, casting="same_kind", where=S > 0)
     db_skip = G[C:].sum(axis=1)
     dpre, dH = np.empty((2 * C, M), dt), np.empty((2 * C, M), dt)
-    u, v = np.empty((C, M), dt), np.empty((C, M), dt)
+    u, v, z_buf = np.empty((C, M), dt), np.empty((C, M), dt), np.empty((C, M), dt)
     grads = {}
     for k in reversed(range(n_layers)):
         p, s = f"layers.{k}.", min(_dilation(k), T) * B
-        H, A, z = cache["H"][k], cache["A"][k], cache["Z"][k]
+        H, A = cache["H"][k], cache["A"][k]
+        z = np.multiply(A[:C], A[C:], out=z_buf)  # the gated activation, again
         grads[p + "skip.bias"] = db_skip.copy()
         dz = _projection_grads(params, p, G, z, k + 1 == n_layers, grads)
         _gate_grads(dz, A, u, v, dpre)

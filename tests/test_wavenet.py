@@ -12,6 +12,9 @@ from skrnn._wavenet import (
     wavenet_init,
 )
 
+# every test on the NumPy path, and (slow selection) on the compiled kernels
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 seeds = st.integers(0, 2**31 - 1)
 
 
