@@ -80,13 +80,16 @@ def rnn_flops(cell, B, T, F, H, n_dir=1, train=True):
 class SkrnnModel:
     """A one-or-more layer skrnn network with a linear head and Adam, for timing."""
 
-    def __init__(self, cell, F, H, dtype, layers=1, bidirectional=False, seed=0):
+    def __init__(
+        self, cell, F, H, dtype, layers=1, bidirectional=False, seed=0, pooling="last"
+    ):
         self.arch = Architecture(
             cell=cell,
             hidden_sizes=(H,) * layers,
             n_inputs=F,
             n_outputs=1,
             bidirectional=bidirectional,
+            pooling=pooling,
         )
         rng = np.random.RandomState(seed)
         self.params = self.arch.init_params(rng, dtype)

@@ -19,7 +19,7 @@ same batch and length, measured in the same run (above 1: WaveNet is faster).
 
 ``--equal-params`` instead times issue 16's comparison, at a batch of 64 and
 1000 and 4000 steps: an LSTM of 32 units (one layer, ``bidirectional=False``,
-``pooling="last"``) on the NumPy scan and on the compiled kernels
+``--pooling``: ``"last"`` by default, or the estimators' ``"concat"``) on the NumPy scan and on the compiled kernels
 (``fast_path=True``) against a WaveNet stack built as the estimators build it
 (``hidden_layer_sizes="auto"``: as many layers as cover the sequence, at most
 10) with the channels that give about the LSTM's parameter count, on the
@@ -78,14 +78,14 @@ def time_model(model, X, y, fast, budget):
         )
 
 
-def equal_params(lengths, budget):
+def equal_params(lengths, budget, pooling):
     """Issue 16: LSTM 32 against a WaveNet stack of the same size, batch 64."""
-    lstm = SkrnnModel("lstm", F, H, np.float32)
+    lstm = SkrnnModel("lstm", F, H, np.float32, pooling=pooling)
     rows = []
     for T in lengths:
         L = wavenet_depth(T)
         C = equal_channels(L, n_params(lstm))
-        wavenet = SkrnnModel("wavenet", F, C, np.float32, layers=L)
+        wavenet = SkrnnModel("wavenet", F, C, np.float32, layers=L, pooling=pooling)
         print(
             f"  T={T}: lstm {H}: {n_params(lstm)} parameters, wavenet {L}x{C}: "
             f"{n_params(wavenet)}",
@@ -122,7 +122,7 @@ def equal_params(lengths, budget):
         "predict",
         "/ wavenet",
     ]
-    print(f"\n### batch {EQUAL_BATCH}, {F} feature, float32; times in ms")
+    print(f"\n### batch {EQUAL_BATCH}, {F} feature, float32, pooling={pooling!r}; ms")
     print_table(header, rows)
 
 
@@ -134,10 +134,17 @@ def main(argv=None):
     parser.add_argument(
         "--equal-params", action="store_true", help="issue 16: batch 64, LSTM 32"
     )
+    parser.add_argument(
+        "--pooling",
+        choices=["last", "concat"],
+        default="last",
+        help="readout of --equal-params (the estimators' default: concat)",
+    )
     args = parser.parse_args(argv)
     _parallel.set_max_threads(args.threads)
     if args.equal_params:
-        equal_params(EQUAL_LENGTHS[:1] if args.quick else EQUAL_LENGTHS, 1.0)
+        lengths = EQUAL_LENGTHS[:1] if args.quick else EQUAL_LENGTHS
+        equal_params(lengths, 1.0, args.pooling)
         return 0
     lengths = LENGTHS[:2] if args.quick else LENGTHS
     C = args.channels

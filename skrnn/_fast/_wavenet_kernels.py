@@ -105,15 +105,17 @@ def stack_backward(xs, prevs, offsets, dilations, B, wcs, wcts, wrsts, dS, gx, s
         m1 = min(m0 + TILE, M)
         n = m1 - m0
         for k in range(L - 1, -1, -1):
-            x, s = xs[k], dilations[k] * B
-            prev = prevs[:, offsets[k] : offsets[k + 1]]
-            H = _stacked(x, prev, s, m0, m1)
-            A, Z = _gates(np.dot(wcs[k], H))
             G = np.zeros((2 * C, n), dt)  # [d x_next; d skip]
             for j in range(C):
                 if k + 1 < L:
                     G[j] = gx[k + 1, j, m0:m1]
                 G[C + j] = dS[j, m0:m1]
+            if not G.any():  # e.g. far from the read steps: adds nothing
+                continue
+            x, s = xs[k], dilations[k] * B
+            prev = prevs[:, offsets[k] : offsets[k + 1]]
+            H = _stacked(x, prev, s, m0, m1)
+            A, Z = _gates(np.dot(wcs[k], H))
             dz = np.dot(wrsts[k], G)
             D = np.empty((2 * C, n), dt)  # [d f; d g]
             for j in range(C):
