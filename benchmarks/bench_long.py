@@ -18,14 +18,14 @@ GRU). The ratio is each model's median time over the WaveNet stack's at the
 same batch and length, measured in the same run (above 1: WaveNet is faster).
 
 ``--equal-params`` instead times issue 16's comparison, at a batch of 64 and
-1000 and 4000 steps: an LSTM of 32 units (one layer, ``bidirectional=False``,
-``--pooling``: ``"last"`` by default, or the estimators' ``"concat"``) on the NumPy scan and on the compiled kernels
-(``fast_path=True``) against a WaveNet stack built as the estimators build it
-(``hidden_layer_sizes="auto"``: as many layers as cover the sequence, at most
-10) with the channels that give about the LSTM's parameter count, on the
-NumPy path and, when the fast path is on, its compiled kernels. The ratio is
-each model's time over the WaveNet stack's on the same path row
-(above 1: WaveNet is faster; the target is 3).
+1000 and 4000 steps: an LSTM of 32 units (one layer, ``bidirectional=False``)
+on the NumPy scan and on the compiled kernels (``fast_path=True``) against a
+WaveNet stack built as the estimators build it (``hidden_layer_sizes="auto"``:
+as many layers as cover the sequence, at most 10) with the channels that give
+about the LSTM's parameter count, on the NumPy path and on its compiled
+kernels. Both read out with ``--pooling`` (``"last"`` by default, or the
+estimators' default ``"concat"``). The ratio is each model's time over the
+WaveNet stack's on the same path (above 1: WaveNet is faster; the target is 3).
 """
 
 import argparse
