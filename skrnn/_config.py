@@ -75,10 +75,11 @@ def set_config(fast_path=None):
         - ``True``: the compiled kernels; raises ``ImportError`` without numba;
         - ``False``: the NumPy scan, the readable reference.
 
-        Cells without a kernel (``"statal"``) and the dilated convolutions always
-        run in NumPy. ``None`` leaves the value unchanged. The starting value can
-        be set with the environment variable ``SKRNN_FAST_PATH`` (``auto``,
-        ``1``, ``0``), which joblib's worker processes inherit.
+        The dilated convolutions (``"wavenet"``) follow the same rule with kernels
+        of their own; the ``"statal"`` cell, which has none, always runs in
+        NumPy. ``None`` leaves the value unchanged. The starting value can be
+        set with the environment variable ``SKRNN_FAST_PATH`` (``auto``, ``1``,
+        ``0``), which joblib's worker processes inherit.
 
     See Also
     --------

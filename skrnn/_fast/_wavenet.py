@@ -128,17 +128,19 @@ def _forward_rows(fast, params, weights, X, valid, state, dilations):
 def wavenet_backward(params, dY, cache, need_dX):
     """:func:`skrnn._wavenet.wavenet_backward` of a compiled forward ``cache``."""
     fast, shards, parts = cache["fast"], cache["shards"], cache["parts"]
-    L = len(cache["d"])
+    L, C = len(cache["d"]), params["input.weight"].shape[0]
     weights = _weights(params, L)
 
     def run(item):
         rows, part = item
-        return _backward_rows(fast, weights, part, dY[:, rows])
+        return _backward_rows(fast, params, weights, part, dY[:, rows], need_dX)
 
     outs = run_shards(run, list(zip(shards, parts, strict=True)), (1,) * 3)
-    C = params["input.weight"].shape[0]
-    total = outs[0][1] if len(outs) == 1 else sum(sums for _, sums in outs)
-    grads = {}
+    # the shards' sums, added in shard order
+    total, dW_in, db_in = (
+        sum((out[i] for out in outs[1:]), outs[0][i]) for i in range(3)
+    )
+    grads = {"input.weight": dW_in[:, :, None], "input.bias": db_in}
     for k in range(L):
         p, dWc, dW = f"layers.{k}.", total[k, :, : 2 * C + 1], total[k, :, 2 * C + 1 :]
         grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C : 2 * C]], axis=2)
@@ -147,32 +149,27 @@ def wavenet_backward(params, dY, cache, need_dX):
         grads[p + "res.bias"] = dW[:C, C].copy()
         grads[p + "skip.weight"] = dW[C:, :C, None].copy()
         grads[p + "skip.bias"] = dW[C:, C].copy()
-    flat = [part["X"].reshape(-1, part["X"].shape[2]) for part in parts]
-    grads["input.weight"] = sum(gx @ X for (gx, _), X in zip(outs, flat, strict=True))[
-        :, :, None
-    ]
-    grads["input.bias"] = sum(gx.sum(axis=1) for gx, _ in outs)
     dX = None
     if need_dX:
-        W_in = params["input.weight"][:, :, 0]
-        blocks = [
-            (gx.T @ W_in).reshape(part["X"].shape)
-            for (gx, _), part in zip(outs, parts, strict=True)
-        ]
-        dX = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+        dX = np.concatenate([out[3] for out in outs], axis=1)
     return dX, {key: grads[key] for key in params}
 
 
-def _backward_rows(fast, weights, part, dY):
-    """Backward of one shard: ``(gradient of x_0 (C, M), weight sums (L, 2C,
-    3C + 2))``, each layer's sums as :func:`stack_backward` lays them out."""
-    S, xs = part["S"], part["xs"]
+def _backward_rows(fast, params, weights, part, dY, need_dX):
+    """Backward of one shard: the weight sums (L, 2C, 3C + 2) as
+    :func:`stack_backward` lays them out, the input projection's gradients and
+    the gradient of the shard's ``X`` (or None)."""
+    S, xs, X = part["S"], part["xs"], part["X"]
     L, C, M = xs.shape
     dS = np.zeros((C, M), S.dtype)
     np.copyto(dS, dY.reshape(M, C).T, casting="same_kind", where=S > 0)
     gx = np.zeros(xs.shape, S.dtype)
     sums = np.zeros((L, 2 * C, 3 * C + 2), S.dtype)
     wcs, wcts, _, wrsts = weights
-    args = (xs, part["prevs"], part["offsets"], part["d"], part["X"].shape[1])
+    args = (xs, part["prevs"], part["offsets"], part["d"], X.shape[1])
     fast.stack_backward(*args, wcs, wcts, wrsts, dS, gx, sums)
-    return gx[0], sums
+    dx = gx[0]
+    dX = None
+    if need_dX:
+        dX = np.matmul(dx.T, params["input.weight"][:, :, 0]).reshape(X.shape)
+    return sums, np.matmul(dx, X.reshape(M, -1)), dx.sum(axis=1), dX
