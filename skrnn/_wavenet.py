@@ -197,21 +197,49 @@ def _delay_rows(H, prev, n, B):
     H[:C, s:] = H[C:, : M - s]
 
 
-def _gated_conv(params, p, H, A, z):
-    """The causal conv of layer ``p`` over ``H`` and its gated activation:
-    ``A = [tanh(f); sigmoid(g)]`` (2C, M) and ``z = tanh(f) * sigmoid(g)``."""
-    C = H.shape[0] // 2
+#: Columns a layer works through at a time when there are more than twice as
+#: many: the buffers of a block stay in the cache (measured at 4000 steps,
+#: batch 64, 8 channels: a layer's forward 18 -> 11 ms).
+BLOCK_COLUMNS = 2**15
+
+
+def _block_width(M):
+    return M if M <= 2 * BLOCK_COLUMNS else BLOCK_COLUMNS
+
+
+def _layer_forward(params, p, H, A, H_next, S, scratch):
+    """Layer ``p`` on ``H = [x[t - d]; x[t]]`` (2C, M), block by block:
+    ``A = [tanh(f); sigmoid(g)]`` (2C, M; or None: not kept), ``S += W_skip z +
+    b_skip``, ``H_next[C:] = x + W_res z + b_res`` (None for the last layer).
+    ``scratch`` is ``(a, z, rs)``, of shapes (2C, n), (C, n), (2C, n) with
+    ``n = _block_width(M)``."""
+    C, M = H.shape[0] // 2, H.shape[1]
     # sigmoid(g) = 0.5 * tanh(0.5 * g) + 0.5: halve the gate rows, one tanh
     Wc = _conv_matrix(params[p + "conv.weight"])
-    bc = params[p + "conv.bias"].copy()
+    bc = params[p + "conv.bias"][:, None].copy()
     Wc[C:] *= 0.5
     bc[C:] *= 0.5
-    np.matmul(Wc, H, out=A)
-    A += bc[:, None]
-    np.tanh(A, out=A)
-    A[C:] *= 0.5
-    A[C:] += 0.5  # A = [tanh(f); sigmoid(g)]
-    np.multiply(A[:C], A[C:], out=z)
+    W = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])[:, :, 0]
+    b = np.concatenate([params[p + "res.bias"], params[p + "skip.bias"]])[:, None]
+    if H_next is None:  # the last layer's residual output feeds nothing
+        W, b = W[C:], b[C:]
+    n, (a, z, rs) = _block_width(M), scratch
+    rs = rs[: len(W)]
+    for m0 in range(0, M, n):
+        cols, w = slice(m0, min(m0 + n, M)), min(n, M - m0)
+        if A is not None:
+            a = A[:, cols]
+        np.matmul(Wc, H[:, cols], out=a[:, :w])
+        a += bc
+        np.tanh(a, out=a)
+        a[C:] *= 0.5
+        a[C:] += 0.5  # a = [tanh(f); sigmoid(g)]
+        np.multiply(a[:C, :w], a[C:, :w], out=z[:, :w])
+        np.matmul(W, z[:, :w], out=rs[:, :w])
+        rs[:, :w] += b
+        S[:, cols] += rs[-C:, :w]
+        if H_next is not None:
+            np.add(H[C:, cols], rs[:C, :w], out=H_next[C:, cols])
 
 
 def wavenet_forward(
@@ -288,14 +316,12 @@ def wavenet_forward(
     M, C, dt = T * B, params["input.weight"].shape[0], X.dtype
     # Channel-major (channels, T * B) buffers keep every half and row contiguous.
     # training keeps every layer's H and A (one block: fewer page faults);
-    # prediction reuses two H and one A
+    # prediction reuses two H
     kept = np.empty((n_layers, 4 * C, M), dt) if for_backward else None
     Hs, As, state_out, spare = [], [], [], None
-    RS = np.empty((2 * C, M), dt)  # residual and skip outputs of one layer
-    A = np.empty((2 * C, M), dt) if kept is None else None
-    z = np.empty((C, M), dt)
-    S = np.empty((C, M), dt)  # sum of skips
-    S[...] = sum(params[f"layers.{k}.skip.bias"] for k in range(n_layers))[:, None]
+    S = np.zeros((C, M), dt)  # sum of skips
+    n = _block_width(M)
+    scratch = (np.empty((2 * C, n), dt), np.empty((C, n), dt), np.empty((2 * C, n), dt))
     # [x[t - d]; x[t]] of the current layer
     H = np.empty((2 * C, M), dt) if kept is None else kept[0, : 2 * C]
     np.matmul(params["input.weight"][:, :, 0], X.reshape(M, F).T, out=H[C:])
@@ -305,26 +331,18 @@ def wavenet_forward(
         prev = None if state is None else state[k]
         _delay_rows(H, prev, min(d, T), B)
         state_out.append(_last_steps(H[C:].reshape(C, T, B), prev, lengths, d))
+        A, H_next = None, None
         if kept is not None:
             A = kept[k, 2 * C :]
-        _gated_conv(params, p, H, A, z)
-        if for_backward:
             Hs.append(H)
             As.append(A)
         if k + 1 < n_layers:
-            W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
-            np.matmul(W_rs[:, :, 0], z, out=RS)
-            S += RS[C:]
             if kept is not None:
                 H_next = kept[k + 1, : 2 * C]
             else:
                 H_next = np.empty((2 * C, M), dt) if spare is None else spare
-            np.add(H[C:], RS[:C], out=H_next[C:])
-            H_next[C:] += params[p + "res.bias"][:, None]
-            spare = None if for_backward else H
-            H = H_next
-        else:
-            S += np.matmul(params[p + "skip.weight"][:, :, 0], z, out=RS[C:])
+        _layer_forward(params, p, H, A, H_next, S, scratch)
+        spare, H = (None if kept is not None else H), H_next
     if valid is not None:
         S.reshape(C, T, B)[:, ~valid] = 0
     Y = np.empty((T, B, C), dt)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skrnn import _wavenet as wavenet
 from skrnn._wavenet import (
     receptive_field,
     wavenet_backward,
@@ -286,3 +287,24 @@ def test_caller_arrays_are_never_written(lengths):
         np.testing.assert_array_equal(arr, copy)
     for key in params:
         np.testing.assert_array_equal(params[key], param_copies[key])
+
+
+@pytest.mark.usefixtures("numpy_scan")
+@pytest.mark.parametrize("for_backward", [True, False])
+def test_blocks_of_columns_give_the_same_stack(monkeypatch, for_backward):
+    params, X = _net(0, 2, 3, 4), _data(0, 9, 5, 2)  # 45 columns
+    lengths = np.array([9, 3, 7, 1, 9])
+    run = {"n_layers": 4, "for_backward": for_backward}
+    whole = wavenet_forward(params, X, lengths, **run)
+    monkeypatch.setattr(wavenet, "BLOCK_COLUMNS", 4)  # blocks of 4, the last of 1
+    blocks = wavenet_forward(params, X, lengths, **run)
+    for a, b in zip([whole[0], *whole[1]], [blocks[0], *blocks[1]], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    if for_backward:
+        dY = _data(1, 9, 5, 3)
+        for a, b in zip(
+            wavenet_backward(params, dY, whole[2])[1].values(),
+            wavenet_backward(params, dY, blocks[2])[1].values(),
+            strict=True,
+        ):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
