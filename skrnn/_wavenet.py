@@ -351,27 +351,39 @@ def wavenet_forward(
     return Y, state_out, cache
 
 
-def _projection_grads(params, p, G, z, last, grads):
-    """Gradients of layer ``p``'s residual and skip projections into ``grads``;
-    returns the gradient of its gated activation ``z``.
+def _layer_backward(params, p, G, H, A, last, dH, scratch, grads):
+    """Gradients of layer ``p``'s weights into ``grads``, block by block, and
+    ``dH = Wc^T [d f; d g]`` (2C, M), the gradient of its ``H``.
 
     ``G`` (2C, M) holds ``[d x_next; d skip]``; the ``last`` layer's residual
-    output feeds nothing, so its gradients are zero.
+    output feeds nothing, so its gradients are zero. ``scratch`` is ``(z, dz, u,
+    v, dpre)`` of widths ``_block_width(M)``, (C, n) each and (2C, n).
     """
-    C = z.shape[0]
+    C, M = A.shape[0] // 2, A.shape[1]
+    W = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])[:, :, 0]
+    Gr, W = (G[C:], W[C:]) if last else (G, W)
+    Wc_t = _conv_matrix(params[p + "conv.weight"]).T
+    n, (z, dz, u, v, dpre) = _block_width(M), scratch
+    dW, dWc, dbc = np.zeros((len(W), C), A.dtype), np.zeros((2 * C, 2 * C), A.dtype), 0
+    for m0 in range(0, M, n):
+        cols, w = slice(m0, min(m0 + n, M)), min(n, M - m0)
+        g, a = Gr[:, cols], A[:, cols]
+        np.multiply(a[:C], a[C:], out=z[:, :w])  # the gated activation, again
+        np.matmul(W.T, g, out=dz[:, :w])
+        dW += np.matmul(g, z[:, :w].T)
+        _gate_grads(dz[:, :w], a, u[:, :w], v[:, :w], dpre[:, :w])
+        dWc += np.matmul(dpre[:, :w], H[:, cols].T)
+        dbc = dbc + dpre[:, :w].sum(axis=1)
+        np.matmul(Wc_t, dpre[:, :w], out=dH[:, cols])
+    grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C:]], axis=2)
+    grads[p + "conv.bias"] = dbc
+    grads[p + "skip.weight"] = dW[-C:, :, None]
     if last:
-        W_skip = params[p + "skip.weight"][:, :, 0]
-        dz = np.matmul(W_skip.T, G[C:])
-        grads[p + "skip.weight"] = np.matmul(G[C:], z.T)[:, :, None]
-        grads[p + "res.weight"] = np.zeros((C, C, 1), z.dtype)
-        grads[p + "res.bias"] = np.zeros(C, z.dtype)
-        return dz
-    W_rs = np.concatenate([params[p + "res.weight"], params[p + "skip.weight"]])
-    dz = np.matmul(W_rs[:, :, 0].T, G)
-    dW_rs = np.matmul(G, z.T)[:, :, None]
-    grads[p + "res.weight"], grads[p + "skip.weight"] = dW_rs[:C], dW_rs[C:]
-    grads[p + "res.bias"] = G[:C].sum(axis=1)
-    return dz
+        grads[p + "res.weight"] = np.zeros((C, C, 1), A.dtype)
+        grads[p + "res.bias"] = np.zeros(C, A.dtype)
+    else:
+        grads[p + "res.weight"] = dW[:C, :, None]
+        grads[p + "res.bias"] = G[:C].sum(axis=1)
 
 
 def _gate_grads(dz, A, u, v, dpre):
@@ -430,20 +442,15 @@ def wavenet_backward(params, dY, cache, need_dX=True):
     G = np.zeros((2 * C, M), dt)  # [d x_next; d skip] of the current layer
     np.copyto(G[C:], dY.reshape(M, C).T, casting="same_kind", where=S > 0)
     db_skip = G[C:].sum(axis=1)
-    dpre, dH = np.empty((2 * C, M), dt), np.empty((2 * C, M), dt)
-    u, v, z_buf = np.empty((C, M), dt), np.empty((C, M), dt), np.empty((C, M), dt)
+    dH = np.empty((2 * C, M), dt)
+    n = _block_width(M)
+    scratch = (*(np.empty((C, n), dt) for _ in range(4)), np.empty((2 * C, n), dt))
     grads = {}
     for k in reversed(range(n_layers)):
         p, s = f"layers.{k}.", min(_dilation(k), T) * B
         H, A = cache["H"][k], cache["A"][k]
-        z = np.multiply(A[:C], A[C:], out=z_buf)  # the gated activation, again
         grads[p + "skip.bias"] = db_skip.copy()
-        dz = _projection_grads(params, p, G, z, k + 1 == n_layers, grads)
-        _gate_grads(dz, A, u, v, dpre)
-        dWc = np.matmul(dpre, H.T)
-        grads[p + "conv.weight"] = np.stack([dWc[:, :C], dWc[:, C:]], axis=2)
-        grads[p + "conv.bias"] = dpre.sum(axis=1)
-        np.matmul(_conv_matrix(params[p + "conv.weight"]).T, dpre, out=dH)
+        _layer_backward(params, p, G, H, A, k + 1 == n_layers, dH, scratch, grads)
         if k + 1 == n_layers:
             G[:C] = dH[C:]
         else:
