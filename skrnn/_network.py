@@ -294,9 +294,7 @@ def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT, need_dX)
 
 def _wavenet_params(params):
     """The convolution stack's own weights (not the head's nor the skip's)."""
-    return {
-        k: v for k, v in params.items() if not k.startswith(("head.", "skip."))
-    }
+    return {k: v for k, v in params.items() if not k.startswith(("head.", "skip."))}
 
 
 def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
