@@ -73,6 +73,15 @@ SEQUENCE_OUTPUT_CONSTRAINTS = {
 }
 
 
+def _start_early_stopping(state, score_fn, skip):
+    """No best weights yet; with a linear skip, its ridge start is the first
+    candidate (the network is kept only if it improves the held-out score)."""
+    state.best_validation_score, state.best_params = -np.inf, None
+    if skip:
+        state.best_validation_score = score_fn(state.params)
+        state.best_params = {k: v.copy() for k, v in state.params.items()}
+
+
 def _check_weight_sum(sw):
     if sw.sum() <= 0:
         raise ValueError(
@@ -300,18 +309,19 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             self._train_state.optimizer = None  # warm start: fresh optimizer
         X3, _ = self._leveled_input(X3, lengths)
         data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
-        if reset and getattr(self, "linear_skip_", 0):
-            self._start_skip(data)  # the regressor's ridge part, fixed from here
-        self.state_dict_ = self._as_dtype(X3.dtype)
-        state = self._train_state
-        state.params = self.state_dict_
         hyper = self._hyper(incremental)
         score_fn = None
         if hyper.early_stopping and not incremental:
             data, val = self._split_validation(data)
             score_fn = self._make_score_fn(val)
-            state.best_validation_score = -np.inf
-            state.best_params = None
+        skip = reset and getattr(self, "linear_skip_", 0)
+        if skip:
+            self._start_skip(data)  # the ridge part, on the training split
+        self.state_dict_ = self._as_dtype(X3.dtype)
+        state = self._train_state
+        state.params = self.state_dict_
+        if score_fn is not None:
+            _start_early_stopping(state, score_fn, skip)
         state.no_improvement_count = 0
         try:
             train(

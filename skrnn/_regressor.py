@@ -197,6 +197,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         2.80 -> 2.12 (ridge 2.65), Covid3Month 0.0442 -> 0.0433; but worse on
         the smallest series (Lynx 0.19 -> 0.24, Uschange 0.47 -> 0.51), where
         the network overfits the residual: there a larger ``alpha`` helps.
+        With ``early_stopping`` the ridge is fitted on the training split and
+        its start is the first candidate, so the network is kept only from
+        an epoch that beats it on the held-out split.
         0 (off) by default for that reason. Capped at the training length and
         rounded up to whole patches: ``linear_skip_``. Not with ``bptt_steps``
         nor :meth:`stream`; no PyTorch counterpart (``load_state_dict`` loads

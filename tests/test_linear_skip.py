@@ -232,3 +232,21 @@ def test_every_cell_takes_the_skip(cell):
     reg = RNNRegressor(cell=cell, linear_skip=4, **SMALL).fit(X, y)
     assert reg.state_dict_["skip.weight"].shape == (1, 4)
     assert np.isfinite(reg.predict(X)).all()
+
+
+def test_early_stopping_can_keep_the_ridge_start():
+    # an epoch at a wild learning rate only hurts: early stopping returns the
+    # start, which is the ridge part alone (the head's weight still zero)
+    X, y = _windows()
+    reg = RNNRegressor(
+        linear_skip=8,
+        early_stopping=True,
+        learning_rate_init=5.0,
+        clip_norm=None,
+        max_iter=3,
+        hidden_layer_sizes=(4,),
+        random_state=0,
+    ).fit(X, y)
+    assert_array_equal(reg.state_dict_["head.weight"], 0)
+    assert reg.best_validation_score_ > max(reg.validation_scores_)
+    assert reg.best_validation_score_ > 0.5  # the ridge of a random walk's next step
