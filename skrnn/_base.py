@@ -27,7 +27,6 @@ from ._settings import SettingsMixin
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
-from ._wavenet import receptive_field
 
 __all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
 
@@ -397,10 +396,8 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         return data.take(np.sort(order[n_val:])), val
 
     def _sync_attributes(self, state, hyper):
-        if self.cell == "wavenet":
-            self.receptive_field_ = self.patch_size_ * receptive_field(
-                len(self.hidden_layer_sizes_)
-            )
+        if self._receptive_field() is not None:
+            self.receptive_field_ = self._receptive_field()
         elif hasattr(self, "receptive_field_"):
             del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)

@@ -171,7 +171,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         encoder = self._architecture(self._n_step_features, self.n_components, False)
         # A convolution stack fed a constant code cannot vary past its receptive
         # field, so a wavenet encoder gets a one-layer GRU decoder.
-        wavenet = self.cell == "wavenet"
+        wavenet = not self._stack().recurrent
         decoder = Architecture(
             cell="gru" if wavenet else self.cell,
             hidden_sizes=encoder.hidden_sizes[:1]
