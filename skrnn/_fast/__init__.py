@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 
 from .. import _parallel
-from .._cells import GRUCell, LSTMCell, RNNCell
+from .._cells import GRUCell, LSTMCell, RNNCell, StatalCell
 from .._config import get_config
 from .._parallel import run_shards
 
@@ -19,11 +19,12 @@ __all__ = [
 ]
 
 #: Cells with compiled kernels: cell class -> adapter module of ``skrnn._fast``.
-#: The statal cell and the dilated convolutions run in NumPy.
+#: The dilated convolutions run in NumPy.
 KERNELS = {
     RNNCell: "skrnn._fast._scan_rnn",
     LSTMCell: "skrnn._fast._scan_lstm",
     GRUCell: "skrnn._fast._scan_gru",
+    StatalCell: "skrnn._fast._scan_statal",
 }
 
 #: dtypes the kernels are compiled for.
