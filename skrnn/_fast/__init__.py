@@ -1,6 +1,5 @@
 """Compiled (numba) kernels of the recurrent scan, and the choice of path."""
 
-import importlib
 import importlib.util
 
 import numpy as np
@@ -62,7 +61,9 @@ def kernels_for(cell, dtype):
     name = KERNELS.get(type(cell))
     if name is None or np.dtype(dtype) not in DTYPES:
         return None
-    return importlib.import_module(name)
+    from . import _cache  # imports numba
+
+    return _cache.import_kernels(name)
 
 
 #: Fewest multiply-adds of a layer's recurrent products over the sequence

@@ -1,6 +1,7 @@
 """The statal cell's compiled scan behind the interface of ``skrnn._recurrent``."""
 
 from . import _kernels_statal
+from ._cache import call
 
 
 def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
@@ -13,20 +14,40 @@ def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
     h = cache["h"]
     rho = cell.rho.astype(h.dtype)
     if project is None:
-        _kernels_statal.statal_forward(
-            cache["gates"], h, w_hh_t, rho, valid, mask, r0, r1
+        call(
+            _kernels_statal.statal_forward,
+            cache["gates"],
+            h,
+            w_hh_t,
+            rho,
+            valid,
+            mask,
+            r0,
+            r1,
         )
     else:
         X, w_ih_t, bias, chunk = project
-        _kernels_statal.statal_predict(
-            X, w_ih_t, bias, chunk, h, w_hh_t, rho, valid, mask, r0, r1
+        call(
+            _kernels_statal.statal_predict,
+            X,
+            w_ih_t,
+            bias,
+            chunk,
+            h,
+            w_hh_t,
+            rho,
+            valid,
+            mask,
+            r0,
+            r1,
         )
 
 
 def backward_rows(cell, cache, rows, steps, w_hh, dg, dY, dh_rec, dcarry, valid, mask):
     """Reverse loop over ``steps`` for ``rows``: the gate buffer becomes ``dg``."""
     h = cache["h"]
-    _kernels_statal.statal_backward(
+    call(
+        _kernels_statal.statal_backward,
         cache["gates"],
         h,
         steps.start,
