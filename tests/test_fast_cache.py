@@ -29,12 +29,14 @@ from skrnn._recurrent import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _scan(name, dtype, for_backward=True):
+def _scan(name, dtype, for_backward=True, read_only=False):
     """A small training (or prediction) pass of ``name`` on the compiled path."""
     cell = make_cell(name)
     rng = np.random.RandomState(0)
     params = init_direction(rng, cell, 2, 3, dtype)
     X = rng.standard_normal((4, 5, 2)).astype(dtype)
+    for array in (X, *params) if read_only else ():
+        array.setflags(write=False)  # as joblib's memory-mapped data
     with skrnn.config_context(fast_path=True):
         cache = scan_forward(cell, params, X, for_backward=for_backward)
         assert cache["fast"] is not None
@@ -48,6 +50,8 @@ def test_each_kernel_has_one_signature_per_dtype():
         for dtype in (np.float32, np.float64):
             _scan(name, dtype)
             _scan(name, dtype, for_backward=False)
+            _scan(name, dtype, read_only=True)
+            _scan(name, dtype, for_backward=False, read_only=True)
     ready = {kernel for kernel, _ in _cache._READY}
     entries = [
         kernel

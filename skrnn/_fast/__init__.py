@@ -101,16 +101,23 @@ def fast_shards(batch, work=None):
     return [slice(0, half), slice(half, batch)]
 
 
+def _arg(array, dtype=None):
+    """``array`` as the kernels take it: C-contiguous and writeable (numba
+    compiles a read-only array, such as joblib's memory-mapped data, into a
+    signature of its own; a copy is cheaper than a second compilation)."""
+    return np.require(array, dtype, ["C", "W"])
+
+
 def _valid(valid, shape):
     if valid is None:
         return np.ones(shape, bool)
-    return np.ascontiguousarray(valid, dtype=bool)
+    return _arg(valid, bool)
 
 
 def _mask(rec_mask, width, dtype):
     if rec_mask is None:
         return np.empty((0, width), dtype)
-    return np.ascontiguousarray(rec_mask, dtype=dtype)
+    return _arg(rec_mask, dtype)
 
 
 def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
@@ -123,6 +130,7 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
     """
     h = cache["h"]
     T, B, V = h.shape[0] - 1, h.shape[1], h.shape[2]
+    w_hh_t = _arg(w_hh_t)
     shards = fast_shards(B, T * B * V * w_hh_t.shape[1])
     ok, mask = _valid(valid, (T, B)), _mask(rec_mask, V, h.dtype)
     if project is not None:
@@ -130,12 +138,7 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
         GH = w_ih_t.shape[1]
         # the shards' buffers together hold about chunk_bytes
         chunk = max(1, min(T, chunk_bytes // (B * GH * h.dtype.itemsize)))
-        project = (
-            np.ascontiguousarray(X),
-            np.ascontiguousarray(w_ih_t),
-            np.ascontiguousarray(bias),
-            chunk,
-        )
+        project = (_arg(X), _arg(w_ih_t), _arg(bias), chunk)
 
     def run(rows):
         fast.forward_rows(cell, cache, rows, project, w_hh_t, b_hh, ok, mask)
@@ -148,10 +151,10 @@ def backward_arrays(cache, w_hh, dY):
     """``(w_hh, dY, valid, mask)`` as the compiled backward loop reads them."""
     h = cache["h"]
     T, B, V = h.shape[0] - 1, h.shape[1], h.shape[2]
-    w_hh = np.require(w_hh, h.dtype, ["C", "W"])
+    w_hh = _arg(w_hh, h.dtype)
     if dY is None:
         dY = np.empty((0, B, V), h.dtype)
     else:
-        dY = np.ascontiguousarray(dY, dtype=h.dtype)
+        dY = _arg(dY, h.dtype)
     ok = _valid(cache["valid"], (T, B))
     return w_hh, dY, ok, _mask(cache["rec_mask"], V, h.dtype)
