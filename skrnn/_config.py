@@ -68,17 +68,18 @@ def set_config(fast_path=None):
     ----------
     fast_path : {"auto", True, False}, default=None
         Which implementation runs the recurrent scan (the loop over time of the
-        ``"rnn"``, ``"lstm"`` and ``"gru"`` cells, forward and backward):
+        ``"rnn"``, ``"lstm"``, ``"gru"`` and ``"statal"`` cells, forward and
+        backward):
 
         - ``"auto"`` (the starting value): the compiled numba kernels when numba
           is installed (``pip install skrnn[fast]``), else the NumPy scan;
         - ``True``: the compiled kernels; raises ``ImportError`` without numba;
         - ``False``: the NumPy scan, the readable reference.
 
-        Cells without a kernel (``"statal"``) and the dilated convolutions always
-        run in NumPy. ``None`` leaves the value unchanged. The starting value can
-        be set with the environment variable ``SKRNN_FAST_PATH`` (``auto``,
-        ``1``, ``0``), which joblib's worker processes inherit.
+        The dilated convolutions (``"wavenet"``) always run in NumPy. ``None``
+        leaves the value unchanged. The starting value can be set with the
+        environment variable ``SKRNN_FAST_PATH`` (``auto``, ``1``, ``0``), which
+        joblib's worker processes inherit.
 
     See Also
     --------
