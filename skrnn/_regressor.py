@@ -318,8 +318,8 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         if self.return_sequences:
             Y, mask, valid, sw = per_step_regression_targets(y, lengths, dtype, sw)
         else:
-            Y = valid = regression_targets(y, len(lengths), dtype)
-            mask = None
+            (Y, y_ndim), mask = regression_targets(y, len(lengths), dtype), None
+            valid = Y
         if not reset and Y.shape[-1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[-1]} outputs but the model was fitted with "
@@ -329,7 +329,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         if levels is not None:  # many-to-one only (_check_local_level)
             Y = valid = Y - levels
         if reset:
-            self._y_ndim = 1 if (not self.return_sequences and np.ndim(y) == 1) else 2
+            self._y_ndim = 2 if self.return_sequences else y_ndim
             self.n_outputs_ = Y.shape[-1]
             # weighted, so that integer weights equal repeated samples
             self.target_mean_, self.target_scale_ = target_scaling(valid, sw, dtype)

@@ -179,7 +179,8 @@ def per_step_regression_targets(y, lengths, dtype, sw):
 
 
 def regression_targets(y, n_samples, dtype):
-    """Numeric many-to-one targets as ``(n_samples, n_outputs)``."""
+    """Numeric many-to-one targets as ``(n_samples, n_outputs)``, and the
+    number of dimensions ``y`` had (1 or 2)."""
     if np.asarray(y).dtype.kind in "OUS":
         try:
             np.asarray(y, dtype=np.float64)
@@ -210,4 +211,4 @@ def regression_targets(y, n_samples, dtype):
             f"X has {n_samples} samples but y has {len(y)}; pass one target per "
             "sequence."
         )
-    return y.reshape(len(y), -1)
+    return y.reshape(len(y), -1), y.ndim
