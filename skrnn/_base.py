@@ -12,16 +12,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
 from ._data import (
-    as_model_dtype,
-    check_finite_output,
     to_padded_targets,
     to_patches,
     validate_sequence_data,
 )
+from ._fitted import FittedNetwork
 from ._level import LocalLevelMixin
-from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
-from ._parallel import blas_single_thread
 from ._pooling import POOLINGS
 from ._settings import SettingsMixin
 from ._state_dict import StateDictMixin
@@ -29,9 +26,6 @@ from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
 
 __all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
-
-#: Rows per chunk when predicting, so memory stays bounded on large batches.
-PREDICT_CHUNK = 1024
 
 #: Most weights a network may have (800 MB in float64; training holds about four
 #: copies: weights, gradients and Adam's two moments).
@@ -149,10 +143,6 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     def _patched(self, X3, lengths):
         """The batch as the network reads it (patches of ``patch_size_`` steps)."""
         return to_patches(X3, lengths, getattr(self, "patch_size_", 1))
-
-    def _network_input(self, X3, lengths):
-        """A fitted model's input: its computation dtype, in patches."""
-        return self._patched(as_model_dtype(X3, self._dtype_of()), lengths)
 
     def _architecture(self, n_inputs, n_outputs, return_sequences):
         return Architecture(
@@ -422,27 +412,20 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------- inference
+    def _network(self, params=None):
+        """The fitted network (with ``params`` instead of the fitted weights)."""
+        return FittedNetwork(
+            self._arch(),
+            self.state_dict_ if params is None else params,
+            getattr(self, "patch_size_", 1),
+            self._loss(),
+        )
+
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
-        arch, params = self._arch(), self.state_dict_
+        net = self._network()
         X3, levels = self._leveled_input(X3, lengths)
-        X3, lengths = self._network_input(X3, lengths)
-        outs = []
-        with blas_single_thread():
-            for start in range(0, len(X3), PREDICT_CHUNK):
-                lo = lengths[start : start + PREDICT_CHUNK]
-                T = int(lo.max())
-                raw, _, _ = arch.forward(
-                    params,
-                    X3[start : start + PREDICT_CHUNK, :T],
-                    lo,
-                    for_backward=False,
-                )
-                if arch.return_sequences and T < X3.shape[1]:
-                    shape = (len(raw), X3.shape[1] - T, raw.shape[2])
-                    raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
-                outs.append(check_finite_output(raw))
-        raw = np.concatenate(outs, axis=0)
+        raw = net.raw(*net.inputs(X3, lengths))
         if levels is not None:  # back from the level, in standardised units
             raw += (levels / self.target_scale_).astype(raw.dtype)
         return raw
@@ -451,8 +434,11 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         """Network outputs after the output activation, and the input lengths."""
         check_is_fitted(self)
         X3, lengths, kind = self._validate_X(X, reset=False)
-        raw = self._raw(X3, lengths)
-        return OUTPUT_ACTIVATIONS[self._loss()](raw), lengths, kind
+        return self._outputs(X3, lengths), lengths, kind
+
+    def _outputs(self, X3, lengths):
+        """Outputs after the output activation for a validated padded batch."""
+        return self._network().output(self._raw(X3, lengths))
 
     @available_if(lambda self: hasattr(self, "_format_predict"))
     def stream(self):

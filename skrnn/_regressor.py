@@ -349,9 +349,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
 
     def _make_score_fn(self, val):
         def score(params):
-            raw, _, _ = self._arch().forward(
-                params, val.X, val.lengths, for_backward=False
-            )
+            raw = self._network(params).raw(val.X, val.lengths)
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
             return val.score(r2_score, truth, pred)
