@@ -280,20 +280,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             sw = sw * row_w
             _check_weight_sum(sw)
         if reset:
-            same = lengths.min() == lengths.max()
-            self._fit_n_timesteps = int(lengths.max()) if same else None
-            self._random_state = check_random_state(self.random_state)
-            self.bidirectional_ = self._bidirectional()
-            self.patch_size_ = self._patch_size(int(lengths.max()))
-            if hasattr(self, "linear_skip"):
-                self.linear_skip_ = self._linear_skip(int(lengths.max()))
-            n_steps = -(-int(lengths.max()) // self.patch_size_)
-            self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)
-            self._check_size()
-            self._warn_short_receptive_field(int(lengths.max()))
-            arch = self._arch()
-            self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
-            self._train_state = TrainState(self.state_dict_)
+            self._start_network(lengths, X3.dtype)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
         X3, _ = self._leveled_input(X3, lengths)
@@ -326,6 +313,23 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         finally:  # also after a divergence that keeps the last completed epoch
             self._sync_attributes(state, hyper)
         return self
+
+    def _start_network(self, lengths, dtype):
+        """Resolve the fitted settings for training sequences of ``lengths``
+        and draw a new network's weights."""
+        longest = int(lengths.max())
+        same = lengths.min() == longest
+        self._fit_n_timesteps = longest if same else None
+        self._random_state = check_random_state(self.random_state)
+        self.bidirectional_ = self._bidirectional()
+        self.patch_size_ = self._patch_size(longest)
+        if hasattr(self, "linear_skip"):
+            self.linear_skip_ = self._linear_skip(longest)
+        self.hidden_layer_sizes_ = self._hidden_sizes(-(-longest // self.patch_size_))
+        self._check_size()
+        self._warn_short_receptive_field(longest)
+        self.state_dict_ = self._arch().init_params(self._random_state, dtype)
+        self._train_state = TrainState(self.state_dict_)
 
     def _sample_weight(self, sample_weight, X3, lengths):
         """``(row weights, per-step weights or None)`` from ``sample_weight``.

@@ -1,10 +1,10 @@
 """Settings resolved or checked before a fit: auto sizes, patches, direction."""
 
-import warnings
 from numbers import Integral
 
 from ._cells import CELLS
 from ._stacks import STACKS, stack_kind
+from ._warnings import warn_user
 
 __all__ = ["AUTO_PATCHED_STEPS", "AUTO_WIDTH", "SettingsMixin"]
 
@@ -157,12 +157,11 @@ class SettingsMixin:
     def _warn_short_receptive_field(self, n_timesteps):
         field = self._receptive_field()
         if field is not None and 4 * field < n_timesteps:
-            warnings.warn(
+            warn_user(
                 f"cell='wavenet' with {len(self.hidden_layer_sizes_)} layers sees "
                 f"only the last {field} steps of each output, and the training "
                 f"sequences have up to {n_timesteps}. Add layers (each doubles the "
                 "receptive field) or use hidden_layer_sizes='auto', which covers "
                 "the training length.",
                 UserWarning,
-                stacklevel=4,
             )
