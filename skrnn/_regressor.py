@@ -203,7 +203,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         0 (off) by default for that reason. Capped at the training length and
         rounded up to whole patches: ``linear_skip_``. Not with ``bptt_steps``
         nor :meth:`stream`; no PyTorch counterpart (``load_state_dict`` loads
-        modules without it) and no ONNX export.
+        modules without it); the ONNX export includes it.
 
     Attributes
     ----------

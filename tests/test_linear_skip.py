@@ -195,14 +195,46 @@ def test_a_saved_model_keeps_its_skip(tmp_path):
     assert_array_equal(back.predict(X), reg.predict(X))
 
 
-def test_onnx_export_is_refused():
-    pytest.importorskip("skl2onnx")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("params", "ragged"),
+    [
+        ({}, False),
+        ({}, True),
+        ({"patch_size": 2, "cell": "gru"}, True),
+        ({"return_sequences": True}, True),
+        ({"return_sequences": True, "cell": "wavenet"}, False),
+    ],
+)
+def test_onnx_export_matches_predict(dtype, params, ragged):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
     from skrnn.onnx import to_onnx
 
-    X, y = _windows()
-    reg = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
-    with pytest.raises(ValueError, match="linear_skip=3 is not supported"):
-        to_onnx(reg, X.astype(np.float32))
+    rng = np.random.RandomState(3)
+    lengths = rng.randint(1, 9, 14) if ragged else np.full(14, 8)
+    X = [rng.normal(size=(n, 2)).astype(dtype) for n in lengths]
+    per_step = params.get("return_sequences", False)
+    y = [x[:, 0] * 2 for x in X] if per_step else [x[-1, 0] for x in X]
+    est = RNNRegressor(linear_skip=5, **{**SMALL, **params}).fit(X, y)
+    assert est.linear_skip_ > 0
+    T = max(lengths)
+    X_pad = np.full((len(X), T, 2), 100.0, dtype)  # what the padding holds
+    for i, x in enumerate(X):
+        X_pad[i, : len(x)] = x
+    onx = to_onnx(est, X_pad if not ragged else X)
+    sess = ort.InferenceSession(onx.SerializeToString())
+    names = [i.name for i in sess.get_inputs()]
+    feeds = [X_pad, lengths.astype(np.int64)][: len(names)]
+    out = sess.run(None, dict(zip(names, feeds, strict=True)))[0]
+    ref = est.predict(X)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    if per_step:
+        for i, r in enumerate(ref):
+            assert_allclose(out[i, : len(r)], r, rtol=tol, atol=tol)
+    else:
+        assert_allclose(out, ref, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize(
