@@ -31,7 +31,8 @@ class FittedNetwork:
     ----------
     arch : skrnn._network.Architecture
     params : dict of ndarray
-        The weights, all of one float dtype (not copied: see :meth:`frozen`).
+        The weights, all of one float dtype (not copied: a stream keeps a
+        copy of the estimator, weights included).
     patch_size : int, default=1
         Steps the network reads as one (``patch_size_``).
     loss : str, default="squared_error"
@@ -45,11 +46,6 @@ class FittedNetwork:
     @property
     def dtype(self):
         return next(iter(self.params.values())).dtype
-
-    def frozen(self):
-        """A copy with copied weights: later training does not change it."""
-        params = {k: v.copy() for k, v in self.params.items()}
-        return FittedNetwork(self.arch, params, self.patch_size, self.loss)
 
     def inputs(self, X3, lengths):
         """A padded batch as the network reads it: its dtype, in patches."""

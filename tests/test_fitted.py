@@ -49,14 +49,3 @@ def test_a_stream_keeps_its_own_weights():
     reg.partial_fit(X, y)  # trains the estimator's weights in place
     stream.reset()
     assert_array_equal(stream.predict(X[:2]), first)
-
-
-def test_frozen_copies_the_weights():
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(20, 6, 1)), rng.normal(size=20)
-    net = RNNRegressor(**SMALL).fit(X, y)._network()
-    frozen = net.frozen()
-    for name, w in net.params.items():
-        assert frozen.params[name] is not w
-        assert_array_equal(frozen.params[name], w)
-    assert frozen.arch == net.arch and frozen.dtype == net.dtype
