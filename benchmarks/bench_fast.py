@@ -36,7 +36,9 @@ import skrnn  # noqa: E402
 from skrnn import _parallel  # noqa: E402
 
 SHAPES = [(16, 20, 1, 32), (32, 50, 8, 64), (64, 100, 8, 128)]
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "statal")
+#: Cells PyTorch has (the statal cell's PyTorch columns stay empty).
+TORCH_CELLS = ("rnn", "lstm", "gru")
 
 
 def _data(B, T, F, dtype, seed=0):
@@ -81,14 +83,15 @@ def _case(torch, cell, B, T, F, H, dtype, budget):
             _in_path(lambda m=model: m.train_step(X, y), fast),
             _in_path(lambda m=model: m.predict(X), fast),
         ]
-    if torch is not None:
+    with_torch = torch is not None and cell in TORCH_CELLS
+    if with_torch:
         from bench_torch import torch_model
 
         _, step, predict = torch_model(torch, cell, F, H, dtype)
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
         fns += [lambda: step(Xt, yt), lambda: predict(Xt)]
     stats = _interleaved(fns, budget)
-    if torch is None:
+    if not with_torch:
         stats += [None, None]
     return stats
 
@@ -101,9 +104,9 @@ def _fmt(stats):
     return "-" if stats is None else fmt_time(stats)
 
 
-def step_table(torch, dtype, budget):
+def step_table(torch, dtype, budget, cells):
     rows = []
-    for cell in CELLS:
+    for cell in cells:
         for B, T, F, H in SHAPES:
             np_tr, np_pr, fa_tr, fa_pr, t_tr, t_pr = _case(
                 torch, cell, B, T, F, H, dtype, budget
@@ -174,6 +177,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="shorter timings")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true", help="skip compile times")
+    parser.add_argument(
+        "--cells", nargs="+", choices=CELLS, default=CELLS, help="cells to time"
+    )
     args = parser.parse_args()
     _parallel.set_max_threads(args.threads)
     try:
@@ -189,9 +195,10 @@ def main():
     budget = 0.25 if args.quick else 1.0
     t0 = time.perf_counter()
     for dtype in (np.float32, np.float64):
-        step_table(torch, dtype, budget)
+        step_table(torch, dtype, budget, args.cells)
     if not args.no_compile:
-        compile_table(("lstm",) if args.quick else CELLS)
+        quick = ("lstm",) if "lstm" in args.cells else args.cells[:1]
+        compile_table(quick if args.quick else args.cells)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

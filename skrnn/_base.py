@@ -12,27 +12,20 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._cells import CELLS
 from ._data import (
-    as_model_dtype,
-    check_finite_output,
     to_padded_targets,
     to_patches,
     validate_sequence_data,
 )
+from ._fitted import FittedNetwork
 from ._level import LocalLevelMixin
-from ._losses import OUTPUT_ACTIVATIONS
 from ._network import Architecture
-from ._parallel import blas_single_thread
 from ._pooling import POOLINGS
 from ._settings import SettingsMixin
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
-from ._wavenet import receptive_field
 
 __all__ = ["SEQUENCE_OUTPUT_CONSTRAINTS", "BaseRNN"]
-
-#: Rows per chunk when predicting, so memory stays bounded on large batches.
-PREDICT_CHUNK = 1024
 
 #: Most weights a network may have (800 MB in float64; training holds about four
 #: copies: weights, gradients and Adam's two moments).
@@ -71,6 +64,15 @@ SEQUENCE_OUTPUT_CONSTRAINTS = {
         Interval(Integral, 1, None, closed="left"),
     ],
 }
+
+
+def _start_early_stopping(state, score_fn, skip):
+    """No best weights yet; with a linear skip, its ridge start is the first
+    candidate (the network is kept only if it improves the held-out score)."""
+    state.best_validation_score, state.best_params = -np.inf, None
+    if skip:
+        state.best_validation_score = score_fn(state.params)
+        state.best_params = {k: v.copy() for k, v in state.params.items()}
 
 
 def _check_weight_sum(sw):
@@ -141,10 +143,6 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     def _patched(self, X3, lengths):
         """The batch as the network reads it (patches of ``patch_size_`` steps)."""
         return to_patches(X3, lengths, getattr(self, "patch_size_", 1))
-
-    def _network_input(self, X3, lengths):
-        """A fitted model's input: its computation dtype, in patches."""
-        return self._patched(as_model_dtype(X3, self._dtype_of()), lengths)
 
     def _architecture(self, n_inputs, n_outputs, return_sequences):
         return Architecture(
@@ -282,36 +280,24 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             sw = sw * row_w
             _check_weight_sum(sw)
         if reset:
-            same = lengths.min() == lengths.max()
-            self._fit_n_timesteps = int(lengths.max()) if same else None
-            self._random_state = check_random_state(self.random_state)
-            self.bidirectional_ = self._bidirectional()
-            self.patch_size_ = self._patch_size(int(lengths.max()))
-            if hasattr(self, "linear_skip"):
-                self.linear_skip_ = self._linear_skip(int(lengths.max()))
-            n_steps = -(-int(lengths.max()) // self.patch_size_)
-            self.hidden_layer_sizes_ = self._hidden_sizes(n_steps)
-            self._check_size()
-            self._warn_short_receptive_field(int(lengths.max()))
-            arch = self._arch()
-            self.state_dict_ = arch.init_params(self._random_state, X3.dtype)
-            self._train_state = TrainState(self.state_dict_)
+            self._start_network(lengths, X3.dtype)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
         X3, _ = self._leveled_input(X3, lengths)
         data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
-        if reset and getattr(self, "linear_skip_", 0):
-            self._start_skip(data)  # the regressor's ridge part, fixed from here
-        self.state_dict_ = self._as_dtype(X3.dtype)
-        state = self._train_state
-        state.params = self.state_dict_
         hyper = self._hyper(incremental)
         score_fn = None
         if hyper.early_stopping and not incremental:
             data, val = self._split_validation(data)
             score_fn = self._make_score_fn(val)
-            state.best_validation_score = -np.inf
-            state.best_params = None
+        skip = reset and getattr(self, "linear_skip_", 0)
+        if skip:
+            self._start_skip(data)  # the ridge part, on the training split
+        self.state_dict_ = self._as_dtype(X3.dtype)
+        state = self._train_state
+        state.params = self.state_dict_
+        if score_fn is not None:
+            _start_early_stopping(state, score_fn, skip)
         state.no_improvement_count = 0
         try:
             train(
@@ -327,6 +313,23 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         finally:  # also after a divergence that keeps the last completed epoch
             self._sync_attributes(state, hyper)
         return self
+
+    def _start_network(self, lengths, dtype):
+        """Resolve the fitted settings for training sequences of ``lengths``
+        and draw a new network's weights."""
+        longest = int(lengths.max())
+        same = lengths.min() == longest
+        self._fit_n_timesteps = longest if same else None
+        self._random_state = check_random_state(self.random_state)
+        self.bidirectional_ = self._bidirectional()
+        self.patch_size_ = self._patch_size(longest)
+        if hasattr(self, "linear_skip"):
+            self.linear_skip_ = self._linear_skip(longest)
+        self.hidden_layer_sizes_ = self._hidden_sizes(-(-longest // self.patch_size_))
+        self._check_size()
+        self._warn_short_receptive_field(longest)
+        self.state_dict_ = self._arch().init_params(self._random_state, dtype)
+        self._train_state = TrainState(self.state_dict_)
 
     def _sample_weight(self, sample_weight, X3, lengths):
         """``(row weights, per-step weights or None)`` from ``sample_weight``.
@@ -387,10 +390,8 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         return data.take(np.sort(order[n_val:])), val
 
     def _sync_attributes(self, state, hyper):
-        if self.cell == "wavenet":
-            self.receptive_field_ = self.patch_size_ * receptive_field(
-                len(self.hidden_layer_sizes_)
-            )
+        if self._receptive_field() is not None:
+            self.receptive_field_ = self._receptive_field()
         elif hasattr(self, "receptive_field_"):
             del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)
@@ -415,27 +416,20 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------- inference
+    def _network(self, params=None):
+        """The fitted network (with ``params`` instead of the fitted weights)."""
+        return FittedNetwork(
+            self._arch(),
+            self.state_dict_ if params is None else params,
+            getattr(self, "patch_size_", 1),
+            self._loss(),
+        )
+
     def _raw(self, X3, lengths):
         """Raw network outputs for a padded batch, computed in chunks."""
-        arch, params = self._arch(), self.state_dict_
+        net = self._network()
         X3, levels = self._leveled_input(X3, lengths)
-        X3, lengths = self._network_input(X3, lengths)
-        outs = []
-        with blas_single_thread():
-            for start in range(0, len(X3), PREDICT_CHUNK):
-                lo = lengths[start : start + PREDICT_CHUNK]
-                T = int(lo.max())
-                raw, _, _ = arch.forward(
-                    params,
-                    X3[start : start + PREDICT_CHUNK, :T],
-                    lo,
-                    for_backward=False,
-                )
-                if arch.return_sequences and T < X3.shape[1]:
-                    shape = (len(raw), X3.shape[1] - T, raw.shape[2])
-                    raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
-                outs.append(check_finite_output(raw))
-        raw = np.concatenate(outs, axis=0)
+        raw = net.raw(*net.inputs(X3, lengths))
         if levels is not None:  # back from the level, in standardised units
             raw += (levels / self.target_scale_).astype(raw.dtype)
         return raw
@@ -444,8 +438,11 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         """Network outputs after the output activation, and the input lengths."""
         check_is_fitted(self)
         X3, lengths, kind = self._validate_X(X, reset=False)
-        raw = self._raw(X3, lengths)
-        return OUTPUT_ACTIVATIONS[self._loss()](raw), lengths, kind
+        return self._outputs(X3, lengths), lengths, kind
+
+    def _outputs(self, X3, lengths):
+        """Outputs after the output activation for a validated padded batch."""
+        return self._network().output(self._raw(X3, lengths))
 
     @available_if(lambda self: hasattr(self, "_format_predict"))
     def stream(self):

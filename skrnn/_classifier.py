@@ -17,7 +17,6 @@ from ._base import (
     _stochastic_solver,
 )
 from ._data import to_padded_targets, unpad
-from ._losses import OUTPUT_ACTIVATIONS
 
 __all__ = ["RNNClassifier"]
 
@@ -210,13 +209,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         self._loss_name = "log_loss" if want > 1 else "binary_log_loss"
 
     def _make_score_fn(self, val):
-        activation = OUTPUT_ACTIVATIONS[self._loss_name]
-
         def score(params):
-            raw, _, _ = self._arch().forward(
-                params, val.X, val.lengths, for_backward=False
-            )
-            pred = self._decode(activation(raw))
+            net = self._network(params)
+            pred = self._decode(net.output(net.raw(val.X, val.lengths)))
             return val.score(accuracy_score, self._decode(val.Y), pred)
 
         return score
@@ -361,7 +356,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         check_is_fitted(self)
         X3, lengths, _ = self._validate_X(X, reset=False)
         Y3, mask = to_padded_targets(y, lengths, labels=True)
-        out = OUTPUT_ACTIVATIONS[self._loss_name](self._raw(X3, lengths))
+        out = self._outputs(X3, lengths)
         pred = self._decode(out)
         sw = None
         if sample_weight is not None:

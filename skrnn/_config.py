@@ -68,7 +68,8 @@ def set_config(fast_path=None):
     ----------
     fast_path : {"auto", True, False}, default=None
         Which implementation runs the recurrent scan (the loop over time of the
-        ``"rnn"``, ``"lstm"`` and ``"gru"`` cells, forward and backward):
+        ``"rnn"``, ``"lstm"``, ``"gru"`` and ``"statal"`` cells, forward and
+        backward):
 
         - ``"auto"`` (the starting value): the compiled numba kernels when numba
           is installed (``pip install skrnn[fast]``), else the NumPy scan;

@@ -7,10 +7,9 @@ import numpy as np
 from ._initializers import glorot_uniform
 from ._masks import valid_mask
 from ._pooling import POOLINGS
-from ._recurrent import init_direction, layer_backward, layer_forward, make_cell
+from ._recurrent import make_cell
 from ._skip import FIXED, skip_backward_dX, skip_lags
-from ._wavenet import param_shapes as wavenet_param_shapes
-from ._wavenet import wavenet_backward, wavenet_forward, wavenet_init
+from ._stacks import STACKS, stack_kind
 
 __all__ = [
     "Architecture",
@@ -79,8 +78,13 @@ class Architecture:
 
     @property
     def kind(self):
-        """Key of ``STACKS``: the ``"wavenet"`` cell is a convolution stack."""
-        return "wavenet" if self.cell == "wavenet" else "recurrent"
+        """Key of ``skrnn._stacks.STACKS``: the stack kind of this ``cell``."""
+        return stack_kind(self.cell)
+
+    @property
+    def stack(self):
+        """The registry entry of the sequence layers (``skrnn._stacks``)."""
+        return STACKS[self.kind]
 
     def make_cell(self):
         return make_cell(self.cell, self.nonlinearity, self.n_states)
@@ -107,27 +111,7 @@ class Architecture:
 
     def layer_sizes(self):
         """``(n_inputs, output width)`` of each layer."""
-        if self.kind == "wavenet":
-            C = self.hidden_sizes[0]
-            return [(self.n_inputs, C), *[(C, C)] * (len(self.hidden_sizes) - 1)]
-        cell = self.make_cell()
-        sizes, n_in = [], self.n_inputs
-        for H in self.hidden_sizes:
-            n_out = self.n_directions * cell.output_size(H)
-            sizes.append((n_in, n_out))
-            n_in = n_out
-        return sizes
-
-
-_SUFFIXES = ("", "_reverse")
-_DIR_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def _layer_keys(arch, k):
-    return [
-        [f"{key}_l{k}{_SUFFIXES[d]}" for key in _DIR_KEYS]
-        for d in range(arch.n_directions)
-    ]
+        return self.stack.layer_sizes(self)
 
 
 def weight_names(arch):
@@ -141,17 +125,7 @@ def param_shapes(arch):
     Pure arithmetic on the architecture: no array is built or initialised, so a
     claimed architecture can be checked against stored weights at no cost.
     """
-    if arch.kind == "wavenet":
-        shapes = dict(wavenet_param_shapes(arch.n_inputs, *_wavenet_size(arch)))
-    else:
-        cell, shapes = arch.make_cell(), {}
-        for k, (H, (n_in, _)) in enumerate(
-            zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
-        ):
-            GH, V = cell.n_gates * H, cell.output_size(H)
-            for keys in _layer_keys(arch, k):
-                block = [(GH, n_in), (GH, V), (GH,), (GH,)]
-                shapes.update(zip(keys, block, strict=True))
+    shapes = arch.stack.param_shapes(arch)
     shapes["head.weight"] = (arch.n_outputs, _head_width(arch))
     shapes["head.bias"] = (arch.n_outputs,)
     if arch.skip_steps:
@@ -166,26 +140,8 @@ def init_params(arch, rng, dtype=np.float64):
     zero (LSTM forget gate 1); head Glorot-uniform with zero bias. Every draw comes
     from ``rng`` in a fixed order.
     """
-    if arch.kind == "wavenet":
-        n_channels, n_layers = _wavenet_size(arch)
-        params = wavenet_init(
-            rng, arch.n_inputs, n_channels=n_channels, n_layers=n_layers, dtype=dtype
-        )
-        return _add_head(arch, params, rng, dtype)
-    cell = arch.make_cell()
-    params = {}
-    for k, (H, (n_in, _)) in enumerate(
-        zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
-    ):
-        for keys in _layer_keys(arch, k):
-            arrays = init_direction(rng, cell, n_in, H, dtype)
-            params.update(zip(keys, arrays, strict=True))
+    params = arch.stack.init_params(arch, rng, dtype)
     return _add_head(arch, params, rng, dtype)
-
-
-def _wavenet_size(arch):
-    """``(n_channels, n_layers)``: every entry of ``hidden_sizes`` is one layer."""
-    return arch.hidden_sizes[0], len(arch.hidden_sizes)
 
 
 def _head_width(arch):
@@ -206,10 +162,6 @@ def _add_head(arch, params, rng, dtype):
     return params
 
 
-def _dir_params(arch, params, k):
-    return [[params[name] for name in keys] for keys in _layer_keys(arch, k)]
-
-
 def draw_masks(arch, rng, batch, dtype):
     """Dropout masks for one batch (or None when no dropout is set).
 
@@ -228,116 +180,15 @@ def draw_masks(arch, rng, batch, dtype):
         keep = rng.random_sample((batch, width)) >= p
         return (keep / (1.0 - p)).astype(dtype)
 
-    masks = {"input": [], "recurrent": []}
-    cell = None if arch.kind == "wavenet" else arch.make_cell()
-    for k, (H, (n_in, _)) in enumerate(
-        zip(arch.hidden_sizes, arch.layer_sizes(), strict=True)
-    ):
-        if cell is None:  # the convolution stack takes an input mask only
-            masks["input"].append(mask(arch.input_dropout, n_in))
-            masks["recurrent"].append(None)
-            break
-        masks["input"].append(mask(arch.dropout if k else arch.input_dropout, n_in))
-        rec = [
-            mask(arch.recurrent_dropout, cell.output_size(H))
-            for _ in range(arch.n_directions)
-        ]
-        masks["recurrent"].append(None if rec[0] is None else rec)
+    inputs, recurrent = arch.stack.draw_masks(arch, mask)
+    masks = {"input": inputs, "recurrent": recurrent}
     masks["head"] = mask(arch.dropout, _head_width(arch))
     return masks
-
-
-def _recurrent_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
-    cell = arch.make_cell()
-    layer_caches, stateT, last = [], [], None
-    for k in range(len(arch.hidden_sizes)):
-        in_mask = None if masks is None else masks["input"][k]
-        if in_mask is not None:
-            h = h * in_mask
-        h, last, st, c = layer_forward(
-            cell,
-            _dir_params(arch, params, k),
-            h,
-            lengths,
-            valid,
-            None if state0 is None else state0[k],
-            None if masks is None else masks["recurrent"][k],
-            for_backward,
-        )
-        layer_caches.append((c, in_mask))
-        stateT.append(st)
-    return h, last, stateT, layer_caches
-
-
-def _recurrent_backward(arch, params, layer_caches, dY, dlast, dstateT, need_dX):
-    cell = arch.make_cell()
-    grads = {}
-    dstate0 = [None] * len(arch.hidden_sizes)
-    for k in range(len(arch.hidden_sizes) - 1, -1, -1):
-        c, in_mask = layer_caches[k]
-        dX, dstate0[k], g = layer_backward(
-            cell,
-            _dir_params(arch, params, k),
-            c,
-            dY,
-            dlast,
-            None if dstateT is None else dstateT[k],
-            need_dX=k > 0 or need_dX,
-        )
-        for keys, gd in zip(_layer_keys(arch, k), g, strict=True):
-            grads.update(zip(keys, gd, strict=True))
-        if in_mask is not None and dX is not None:
-            dX *= in_mask
-        dY, dlast = dX, None
-    return dY, dstate0, grads
-
-
-def _wavenet_params(params):
-    """The convolution stack's own weights (not the head's nor the skip's)."""
-    return {k: v for k, v in params.items() if not k.startswith(("head.", "skip."))}
-
-
-def _wavenet_forward(arch, params, h, lengths, valid, state0, masks, for_backward):
-    # it reads right-padded batches only, so ``valid`` is the mask of ``lengths``
-    # (the estimators refuse truncated BPTT, the one caller of left-aligned
-    # windows, for cell="wavenet")
-    in_mask = None if masks is None else masks["input"][0]
-    if in_mask is not None:
-        h = h * in_mask
-    ragged = lengths.min() < h.shape[0]
-    Y, stateT, cache = wavenet_forward(
-        _wavenet_params(params),
-        h,
-        lengths if ragged else None,
-        n_layers=len(arch.hidden_sizes),
-        state=state0,
-        for_backward=for_backward,
-    )
-    last = Y[lengths - 1, np.arange(Y.shape[1])]
-    return Y, last, stateT, (cache, in_mask, lengths, Y.shape)
-
-
-def _wavenet_backward(arch, params, stack_cache, dY, dlast, dstateT, need_dX):
-    cache, in_mask, lengths, shape = stack_cache
-    if dlast is not None:
-        dY = np.zeros(shape, dlast.dtype) if dY is None else dY.copy()
-        dY[lengths - 1, np.arange(len(lengths))] += dlast
-    dX, grads = wavenet_backward(_wavenet_params(params), dY, cache, need_dX)
-    if in_mask is not None and dX is not None:
-        dX *= in_mask
-    return dX, None, grads
 
 
 def _pools(arch):
     """Whether the readout carries a running mean between chunks."""
     return not arch.return_sequences and arch.pooling != "last"
-
-
-#: Sequence-layer stacks keyed by kind: (forward, backward).
-STACKS = {
-    "recurrent": (_recurrent_forward, _recurrent_backward),
-    "wavenet": (_wavenet_forward, _wavenet_backward),
-}
 
 
 def _head(arch, params, h, last, valid, prior, head_mask):
@@ -400,8 +251,7 @@ def forward(
     prior = None
     if _pools(arch) and state0 is not None:
         state0, prior = state0[:-1], state0[-1]
-    stack_forward, _ = STACKS[arch.kind]
-    h, last, stateT, stack_cache = stack_forward(
+    h, last, stateT, stack_cache = arch.stack.forward(
         arch, params, h, lengths, valid, state0, masks, for_backward
     )
     head_mask = None if masks is None else masks["head"]
@@ -456,8 +306,7 @@ def backward(arch, params, cache, draw, dstateT=None, need_dX=False):
         dY, dlast = POOLINGS[arch.pooling][1](dZ, cache)
     if _pools(arch) and dstateT is not None:
         dstateT = dstateT[:-1]  # the running mean takes no gradient
-    _, stack_backward = STACKS[arch.kind]
-    dX, dstate0, grads = stack_backward(
+    dX, dstate0, grads = arch.stack.backward(
         arch, params, cache["stack"], dY, dlast, dstateT, need_dX
     )
     grads["head.weight"] = d_flat.T @ Z

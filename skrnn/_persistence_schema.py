@@ -23,7 +23,6 @@ from ._persistence_values import (
 )
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
-from ._wavenet import receptive_field
 
 __all__ = [
     "ARRAYS",
@@ -156,9 +155,8 @@ def derived(est):
         "loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan,
         "bidirectional_": _reads_backwards(est.state_dict_),
     }
-    if est.cell == "wavenet":
-        field = receptive_field(len(est.hidden_layer_sizes_))
-        out["receptive_field_"] = est.patch_size_ * field
+    if est._receptive_field() is not None:
+        out["receptive_field_"] = est._receptive_field()
     if isinstance(est, RNNRegressor):
         skip = est.state_dict_.get("skip.weight")
         out["linear_skip_"] = _skip_steps(None if skip is None else skip.shape[1], est)
@@ -193,7 +191,7 @@ def check_consistent(est):
         same = held is value or held == value or (held != held and value != value)
         if not same:
             raise Invalid(f"{name} is {short(held)}, but the model implies {value!r}")
-    if est.cell != "wavenet" and hasattr(est, "receptive_field_"):
+    if est._receptive_field() is None and hasattr(est, "receptive_field_"):
         raise Invalid("it has a receptive_field_ but cell is not 'wavenet'")
     if isinstance(est, RNNClassifier):
         lb = est._label_binarizer
@@ -292,7 +290,7 @@ def _check_scalars(est):
         )
     if table and est._fit_n_timesteps not in (None, est.n_features_in_):
         raise Invalid("a model fitted on a table read n_features_in_ steps")
-    if est.cell == "wavenet" and len(set(est.hidden_layer_sizes_)) != 1:
+    if not est._stack().recurrent and len(set(est.hidden_layer_sizes_)) != 1:
         raise Invalid("a wavenet stack has layers of equal width")
     patches = "patch_size" in est.get_params(deep=False)
     if est.patch_size_ != 1 and (not patches or est.return_sequences):

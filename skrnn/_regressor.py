@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     SEQUENCE_OUTPUT_CONSTRAINTS,
@@ -13,11 +13,16 @@ from ._base import (
     _stochastic_solver,
 )
 from ._cells import CELLS
-from ._data import length_mask, to_padded_targets, unpad
+from ._data import length_mask, unpad
 from ._level import LEVEL_CONSTRAINTS
 from ._linear_skip import SKIP_CONSTRAINTS, LinearSkipMixin
 from ._scaling import standardize_targets, target_scaling
 from ._streaming import forecast
+from ._targets import (
+    per_step_regression_targets,
+    regression_targets,
+    to_padded_targets,
+)
 
 __all__ = ["RNNRegressor"]
 
@@ -192,10 +197,13 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         2.80 -> 2.12 (ridge 2.65), Covid3Month 0.0442 -> 0.0433; but worse on
         the smallest series (Lynx 0.19 -> 0.24, Uschange 0.47 -> 0.51), where
         the network overfits the residual: there a larger ``alpha`` helps.
+        With ``early_stopping`` the ridge is fitted on the training split and
+        its start is the first candidate, so the network is kept only from
+        an epoch that beats it on the held-out split.
         0 (off) by default for that reason. Capped at the training length and
         rounded up to whole patches: ``linear_skip_``. Not with ``bptt_steps``
         nor :meth:`stream`; no PyTorch counterpart (``load_state_dict`` loads
-        modules without it) and no ONNX export.
+        modules without it); the ONNX export includes it.
 
     Attributes
     ----------
@@ -308,51 +316,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
     def _encode_targets(self, y, X3, lengths, dtype, reset, classes=None, sw=None):
         _check_y_present(self, y)
         if self.return_sequences:
-            Y, mask = to_padded_targets(y, lengths)
-            if Y.dtype == object:
-                raise ValueError(
-                    "RNNRegressor needs numeric per-step targets; got labels. Use "
-                    "RNNClassifier for labels."
-                )
-            Y = Y.astype(dtype, copy=False)
-            valid = Y[mask]
-            if sw is not None:
-                sw = np.broadcast_to(sw if sw.ndim == 2 else sw[:, None], mask.shape)
-                sw = sw[mask]
+            Y, mask, valid, sw = per_step_regression_targets(y, lengths, dtype, sw)
         else:
-            if np.asarray(y).dtype.kind in "OUS":
-                try:
-                    np.asarray(y, dtype=np.float64)
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(
-                        "RNNRegressor needs numeric targets; got labels that are "
-                        "not numbers. Use RNNClassifier for labels."
-                    ) from exc
-            shape = getattr(y, "shape", None)
-            if shape is None:  # a list: read it (a ragged one fails in check_array)
-                try:
-                    shape = np.asarray(y).shape
-                except ValueError:
-                    shape = ()
-            if len(shape) > 2:
-                raise ValueError(
-                    f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
-                    f"many-to-one regression; got shape {shape}. For several steps "
-                    "ahead of several features (make_windows with horizon > 1), "
-                    "flatten it: y.reshape(len(y), -1) keeps the steps in time "
-                    "order, as forecast expects. For one target per input step set "
-                    "return_sequences=True."
-                )
-            y = check_array(
-                y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
-            )
-            if len(y) != len(lengths):
-                raise ValueError(
-                    f"X has {len(lengths)} samples but y has {len(y)}; pass one "
-                    "target per sequence."
-                )
-            mask = None
-            Y = y.reshape(len(y), -1)
+            (Y, y_ndim), mask = regression_targets(y, len(lengths), dtype), None
             valid = Y
         if not reset and Y.shape[-1] != self.n_outputs_:
             raise ValueError(
@@ -363,7 +329,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         if levels is not None:  # many-to-one only (_check_local_level)
             Y = valid = Y - levels
         if reset:
-            self._y_ndim = 1 if (not self.return_sequences and y.ndim == 1) else 2
+            self._y_ndim = 2 if self.return_sequences else y_ndim
             self.n_outputs_ = Y.shape[-1]
             # weighted, so that integer weights equal repeated samples
             self.target_mean_, self.target_scale_ = target_scaling(valid, sw, dtype)
@@ -383,9 +349,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
 
     def _make_score_fn(self, val):
         def score(params):
-            raw, _, _ = self._arch().forward(
-                params, val.X, val.lengths, for_backward=False
-            )
+            raw = self._network(params).raw(val.X, val.lengths)
             pred = raw * self.target_scale_ + self.target_mean_
             truth = val.Y * self.target_scale_ + self.target_mean_
             return val.score(r2_score, truth, pred)

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import PREDICT_CHUNK, BaseRNN, _stochastic_solver
+from ._base import BaseRNN, _stochastic_solver
 from ._data import (
     as_model_dtype,
     check_finite_output,
@@ -19,6 +19,7 @@ from ._data import (
     unpad,
 )
 from ._encoder_decoder import EncoderDecoder
+from ._fitted import chunks
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._parallel import blas_single_thread
@@ -171,7 +172,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         encoder = self._architecture(self._n_step_features, self.n_components, False)
         # A convolution stack fed a constant code cannot vary past its receptive
         # field, so a wavenet encoder gets a one-layer GRU decoder.
-        wavenet = self.cell == "wavenet"
+        wavenet = not self._stack().recurrent
         decoder = Architecture(
             cell="gru" if wavenet else self.cell,
             hidden_sizes=encoder.hidden_sizes[:1]
@@ -275,10 +276,6 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         return self._fit(X, y, sample_weight, incremental=True)
 
     # ---------------------------------------------------------- inference
-    def _chunks(self, n):
-        for start in range(0, n, PREDICT_CHUNK):
-            yield slice(start, start + PREDICT_CHUNK)
-
     def _dtype(self):
         return next(iter(self.state_dict_.values())).dtype
 
@@ -290,7 +287,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
                 np.concatenate(
                     [
                         arch.encode(params, X3[s], lengths[s], for_backward=False)[0]
-                        for s in self._chunks(len(X3))
+                        for s in chunks(len(X3))
                     ]
                 )
             )
@@ -300,7 +297,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         T = int(out_lengths.max())
         outs = []
         with blas_single_thread():
-            for s in self._chunks(len(Z)):
+            for s in chunks(len(Z)):
                 raw, _ = arch.decode(params, Z[s], out_lengths[s], for_backward=False)
                 outs.append(check_finite_output(raw, "Z"))
         out = np.concatenate(

@@ -1,10 +1,10 @@
 """Settings resolved or checked before a fit: auto sizes, patches, direction."""
 
-import warnings
 from numbers import Integral
 
 from ._cells import CELLS
-from ._wavenet import receptive_field, wavenet_depth
+from ._stacks import STACKS, stack_kind
+from ._warnings import warn_user
 
 __all__ = ["AUTO_PATCHED_STEPS", "AUTO_WIDTH", "SettingsMixin"]
 
@@ -27,9 +27,7 @@ class SettingsMixin:
         """Layer widths; ``"auto"`` resolved for sequences of ``n_timesteps``."""
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str) and sizes == "auto":
-            if self.cell != "wavenet":
-                return (AUTO_WIDTH,)
-            return (AUTO_WIDTH,) * wavenet_depth(n_timesteps or 1)
+            return self._stack().auto_sizes(AUTO_WIDTH, n_timesteps)
         sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
         if not sizes or any(
             not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes
@@ -42,7 +40,7 @@ class SettingsMixin:
 
     def _check_combination(self):
         """Parameter combinations that cannot work, reported before any work."""
-        if self.cell == "wavenet":
+        if not self._stack().recurrent:
             self._check_wavenet()
         self._check_local_level()
         size = getattr(self, "patch_size", 1)
@@ -89,10 +87,8 @@ class SettingsMixin:
         a recurrent cell, no truncated BPTT)."""
         if not isinstance(self.bidirectional, str):
             return bool(self.bidirectional)
-        return not (
-            self.cell == "wavenet"
-            or getattr(self, "return_sequences", False)
-            or self.bptt_steps is not None
+        return self._stack().recurrent and not (
+            getattr(self, "return_sequences", False) or self.bptt_steps is not None
         )
 
     def _check_wavenet(self):
@@ -149,17 +145,23 @@ class SettingsMixin:
         """The linear skip in network steps (patches): covers ``linear_skip_``."""
         return getattr(self, "linear_skip_", 0) // getattr(self, "patch_size_", 1)
 
+    def _stack(self):
+        """The registry entry of this ``cell``'s sequence layers."""
+        return STACKS[stack_kind(self.cell)]
+
+    def _receptive_field(self):
+        """Input steps one output sees (in steps, not patches), or None."""
+        field = self._stack().receptive_field(self.hidden_layer_sizes_)
+        return None if field is None else getattr(self, "patch_size_", 1) * field
+
     def _warn_short_receptive_field(self, n_timesteps):
-        if self.cell != "wavenet":
-            return
-        field = self.patch_size_ * receptive_field(len(self.hidden_layer_sizes_))
-        if 4 * field < n_timesteps:
-            warnings.warn(
+        field = self._receptive_field()
+        if field is not None and 4 * field < n_timesteps:
+            warn_user(
                 f"cell='wavenet' with {len(self.hidden_layer_sizes_)} layers sees "
                 f"only the last {field} steps of each output, and the training "
                 f"sequences have up to {n_timesteps}. Add layers (each doubles the "
                 "receptive field) or use hidden_layer_sizes='auto', which covers "
                 "the training length.",
                 UserWarning,
-                stacklevel=4,
             )

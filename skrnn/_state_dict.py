@@ -95,7 +95,7 @@ class StateDictMixin:
 
     def _load_unfitted_unsafe(self, state_dict, classes):
         self._check_combination()
-        key = "input.weight" if self.cell == "wavenet" else "weight_ih_l0"
+        key = self._stack().first_weight
         for k in (key, "head.weight"):
             if k not in state_dict or np.ndim(state_dict[k]) < 2:
                 raise ValueError(

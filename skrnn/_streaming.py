@@ -5,10 +5,6 @@ import copy
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import check_finite_output
-from ._losses import OUTPUT_ACTIVATIONS
-from ._parallel import blas_single_thread
-
 __all__ = ["SequenceStream", "forecast"]
 
 
@@ -79,6 +75,7 @@ class SequenceStream:
             )
         self.estimator = estimator
         self._model = _snapshot(estimator)
+        self._net = self._model._network()
         self.reset()
 
     def reset(self):
@@ -104,17 +101,10 @@ class SequenceStream:
                 f"{sorted(set(lengths.tolist()))[:5]}. Cut the series at multiples "
                 f"of {size}, or fit with patch_size=1 to stream step by step."
             )
-        arch, params = est._arch(), est.state_dict_
-        X3, patches = est._network_input(X3, lengths)
-        with blas_single_thread():
-            raw, state, _ = arch.forward(
-                params, X3, patches, state0=self._state, for_backward=False
-            )
-        check_finite_output(raw)
-        self._state = state
+        raw, self._state = self._net.step(*self._net.inputs(X3, lengths), self._state)
         seen = 0 if self.n_steps_seen_ is None else self.n_steps_seen_
         self.n_steps_seen_ = seen + lengths
-        return OUTPUT_ACTIVATIONS[est._loss()](raw), lengths, kind
+        return self._net.output(raw), lengths, kind
 
     def predict(self, X):
         """Predictions for the next chunk of every series.
@@ -222,8 +212,7 @@ def _sliding(estimator, X3, lengths, window):
         X_in, L_in, _ = estimator._validate_X(
             [h[-window:] for h in history], reset=False
         )
-        raw = estimator._raw(X_in, L_in)
-        out = _last_step(estimator, OUTPUT_ACTIVATIONS[estimator._loss()](raw), L_in)
+        out = _last_step(estimator, estimator._outputs(X_in, L_in), L_in)
         yield out
         block = out.reshape(len(out), -1, F)
         history = [np.concatenate([h, b]) for h, b in zip(history, block, strict=True)]

@@ -2,11 +2,12 @@
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils.validation import check_array
 
 from ._masks import length_mask
 from ._readers import NAN_FIX, as_array, float_dtype, nan_or_inf
 
-__all__ = ["to_padded_targets"]
+__all__ = ["per_step_regression_targets", "regression_targets", "to_padded_targets"]
 
 
 def to_padded_targets(y, lengths, *, name="y", labels=False):
@@ -160,3 +161,54 @@ def _list_targets(seqs, lengths, name, labels):
     for i, a in enumerate(arrays):
         Y3[i, : a.shape[0]] = a.reshape(a.shape[0], n_outputs)
     return Y3
+
+
+def per_step_regression_targets(y, lengths, dtype, sw):
+    """``(Y, mask, valid, sw)``: numeric per-step targets, their valid steps
+    (and the weights of those steps, for the target scaling)."""
+    Y, mask = to_padded_targets(y, lengths)
+    if Y.dtype == object:
+        raise ValueError(
+            "RNNRegressor needs numeric per-step targets; got labels. Use "
+            "RNNClassifier for labels."
+        )
+    Y = Y.astype(dtype, copy=False)
+    if sw is not None:
+        sw = np.broadcast_to(sw if sw.ndim == 2 else sw[:, None], mask.shape)[mask]
+    return Y, mask, Y[mask], sw
+
+
+def regression_targets(y, n_samples, dtype):
+    """Numeric many-to-one targets as ``(n_samples, n_outputs)``, and the
+    number of dimensions ``y`` had (1 or 2)."""
+    if np.asarray(y).dtype.kind in "OUS":
+        try:
+            np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "RNNRegressor needs numeric targets; got labels that are not "
+                "numbers. Use RNNClassifier for labels."
+            ) from exc
+    shape = getattr(y, "shape", None)
+    if shape is None:  # a list: read it (a ragged one fails in check_array)
+        try:
+            shape = np.asarray(y).shape
+        except ValueError:
+            shape = ()
+    if len(shape) > 2:
+        raise ValueError(
+            f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs) for "
+            f"many-to-one regression; got shape {shape}. For several steps ahead "
+            "of several features (make_windows with horizon > 1), flatten it: "
+            "y.reshape(len(y), -1) keeps the steps in time order, as forecast "
+            "expects. For one target per input step set return_sequences=True."
+        )
+    y = check_array(
+        y, ensure_2d=False, dtype=dtype, input_name="y", ensure_all_finite=True
+    )
+    if len(y) != n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples but y has {len(y)}; pass one target per "
+            "sequence."
+        )
+    return y.reshape(len(y), -1), y.ndim

@@ -1,5 +1,8 @@
 """Tests of skrnn._fast: the compiled scan equals the NumPy scan, and its dispatch."""
 
+import hashlib
+import pathlib
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -11,7 +14,8 @@ from numba import njit  # noqa: E402
 import skrnn  # noqa: E402
 import skrnn._scan as scan  # noqa: E402
 from skrnn import _fast, _parallel  # noqa: E402
-from skrnn._fast import _kernels  # noqa: E402
+from skrnn._cells import CELLS  # noqa: E402
+from skrnn._fast import _kernels, _kernels_statal  # noqa: E402
 from skrnn._recurrent import init_direction, make_cell  # noqa: E402
 from skrnn._scan import scan_backward, scan_forward  # noqa: E402
 
@@ -24,8 +28,16 @@ def _shard_small_batches(monkeypatch):
     monkeypatch.setattr(_fast, "MIN_FAST_SHARD_WORK", 0)
 
 
-VARIANTS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
-IDS = ["rnn-tanh", "rnn-relu", "lstm", "gru"]
+#: id -> (cell name, cell options): every kernel, the statal cell with one
+#: state (no leaking state) and with three (rho < 1 and per-state blocks).
+VARIANTS = {
+    "rnn-tanh": ("rnn", {}),
+    "rnn-relu": ("rnn", {"nonlinearity": "relu"}),
+    "lstm": ("lstm", {}),
+    "gru": ("gru", {}),
+    "statal-1": ("statal", {"n_states": 1}),
+    "statal-3": ("statal", {"n_states": 3}),
+}
 
 
 def _tolerance(dtype):
@@ -37,6 +49,7 @@ def _tolerance(dtype):
 def _problem(cell, dtype, B, T=9, F=3, H=5, seed=0):
     """Weights, inputs, ragged lengths, carries, mask and output gradients."""
     rng = np.random.RandomState(seed)
+    V = cell.output_size(H)
     params = [
         (p + 0.3 * rng.standard_normal(p.shape)).astype(dtype)
         for p in init_direction(rng, cell, F, H, dtype)
@@ -45,12 +58,12 @@ def _problem(cell, dtype, B, T=9, F=3, H=5, seed=0):
     lengths = rng.randint(1, T + 1, B)
     lengths[0] = T
     valid = np.arange(T)[:, None] < lengths[None, :]
-    carry0 = {"h": rng.standard_normal((B, H)).astype(dtype)}
+    carry0 = {"h": rng.standard_normal((B, V)).astype(dtype)}
     carry0.update({n: rng.standard_normal((B, H)).astype(dtype) for n in "c"})
     carry0 = {n: carry0[n] for n in ("h", *cell.hidden_carries)}
-    mask = ((rng.uniform(size=(B, H)) > 0.3) / 0.7).astype(dtype)
-    dY = (rng.standard_normal((T, B, H)) * valid[..., None]).astype(dtype)
-    dT = {n: rng.standard_normal((B, H)).astype(dtype) for n in carry0}
+    mask = ((rng.uniform(size=(B, V)) > 0.3) / 0.7).astype(dtype)
+    dY = (rng.standard_normal((T, B, V)) * valid[..., None]).astype(dtype)
+    dT = {n: rng.standard_normal(carry0[n].shape).astype(dtype) for n in carry0}
     return params, X, carry0, valid, mask, dY, dT
 
 
@@ -72,9 +85,10 @@ def _run(cell, problem, fast):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch", [5, 20], ids=["one-shard", "two-shards"])
-@pytest.mark.parametrize("name, nonlinearity", VARIANTS, ids=IDS)
-def test_compiled_scan_equals_numpy_scan(name, nonlinearity, batch, dtype):
-    cell = make_cell(name, nonlinearity)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_compiled_scan_equals_numpy_scan(variant, batch, dtype):
+    name, options = VARIANTS[variant]
+    cell = make_cell(name, **options)
     assert len(_fast.fast_shards(batch, 1)) == (2 if batch == 20 else 1)
     problem = _problem(cell, dtype, batch)
     fast, ref = _run(cell, problem, True), _run(cell, problem, False)
@@ -97,10 +111,10 @@ def test_compiled_elman_scan_in_chunks_of_steps(monkeypatch, nonlinearity):
         assert_allclose(a, b, **_tolerance(np.float64))
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn", "statal"])
 def test_compiled_scan_without_optional_inputs(name):
     # no carries, no padding, no mask, no output gradient (final state only)
-    cell = make_cell(name)
+    cell = make_cell(name, n_states=2)
     params, X, _, _, _, _, dT = _problem(cell, np.float64, 20, seed=5)
     results = []
     for fast in (True, False):
@@ -113,27 +127,42 @@ def test_compiled_scan_without_optional_inputs(name):
         assert_allclose(a, b, **_tolerance(np.float64))
 
 
-def test_statal_cell_and_other_dtypes_stay_on_numpy():
+def test_every_cell_has_kernels_and_other_dtypes_stay_on_numpy():
     with skrnn.config_context(fast_path=True):
-        assert _fast.kernels_for(make_cell("statal"), np.float64) is None
+        for name in CELLS:
+            fast = _fast.kernels_for(make_cell(name), np.float64)
+            assert fast.__name__ == f"skrnn._fast._scan_{name}"
         assert _fast.kernels_for(make_cell("lstm"), np.float16) is None
-        assert _fast.kernels_for(make_cell("lstm"), np.float32) is not None
+        assert _fast.kernels_for(make_cell("statal"), np.float32) is not None
     with skrnn.config_context(fast_path=False):
         assert _fast.kernels_for(make_cell("gru"), np.float64) is None
+        assert _fast.kernels_for(make_cell("statal"), np.float64) is None
 
 
 def test_every_kernel_caches_its_compiled_code():
     from numba.core.registry import CPUDispatcher
 
     kernels = {
-        name: k for name, k in vars(_kernels).items() if isinstance(k, CPUDispatcher)
+        name: k
+        for module in (_kernels, _kernels_statal)
+        for name, k in vars(module).items()
+        if isinstance(k, CPUDispatcher) and k.__module__ == module.__name__
     }
-    loops = {f"{c}_{w}" for c in ("lstm", "gru") for w in ("forward", "predict")}
-    loops |= {f"{c}_backward" for c in ("rnn", "lstm", "gru")} | {"rnn_forward"}
+    loops = {
+        f"{c}_{w}" for c in ("lstm", "gru", "statal") for w in ("forward", "predict")
+    }
+    loops |= {f"{c}_backward" for c in ("rnn", "lstm", "gru", "statal")}
+    loops |= {"rnn_forward"}
     assert loops < set(kernels)
-    kernels = kernels.values()
-    for kernel in kernels:
+    for kernel in kernels.values():
         assert type(kernel._cache).__name__ == "FunctionCache", kernel
+
+
+def test_statal_kernels_are_keyed_by_the_helpers_they_inline():
+    # numba's cache sees only _kernels_statal.py: its digest of _kernels.py
+    # must follow every change there (update KERNELS_SHA256 to the new value)
+    source = pathlib.Path(_kernels.__file__).read_bytes()
+    assert _kernels_statal.KERNELS_SHA256 == hashlib.sha256(source).hexdigest()
 
 
 def _ragged_data(n=40, seed=0):
@@ -161,7 +190,7 @@ def _fit(cell, fast, **extra):
         return model, model.predict(X)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "statal"])
 def test_estimator_fit_on_the_fast_path_equals_the_numpy_fit(monkeypatch, cell):
     calls = []
     real = _fast.forward_shards
@@ -180,14 +209,15 @@ def test_estimator_fit_on_the_fast_path_equals_the_numpy_fit(monkeypatch, cell):
     assert_allclose(fast_pred, ref_pred, rtol=1e-10, atol=1e-10)
 
 
-def test_fast_fit_is_bit_identical_across_refits_and_thread_counts(monkeypatch):
+@pytest.mark.parametrize("cell", ["lstm", "statal"])
+def test_fast_fit_is_bit_identical_across_refits_and_thread_counts(monkeypatch, cell):
     monkeypatch.setattr(_parallel, "MIN_SHARD_ROWS", 4)  # batches of 20: 2 shards
     assert len(_fast.fast_shards(20, 1)) == 2
     results = []
     for threads in (2, 1, 2):
         _parallel.set_max_threads(threads)
         try:
-            results.append(_fit("lstm", True))
+            results.append(_fit(cell, True))
         finally:
             _parallel.set_max_threads(None)
     (first, first_pred), *others = results
@@ -198,19 +228,42 @@ def test_fast_fit_is_bit_identical_across_refits_and_thread_counts(monkeypatch):
         assert_array_equal(pred, first_pred)
 
 
-def test_float32_fit_on_the_fast_path_stays_float32_and_near_numpy():
+@pytest.mark.parametrize("cell", ["gru", "statal"])
+def test_float32_fit_on_the_fast_path_stays_float32_and_near_numpy(cell):
     X, y = _ragged_data(seed=1)
     X = [x.astype(np.float32) for x in X]
     preds = []
     for fast in (True, False):
         with skrnn.config_context(fast_path=fast):
             model = skrnn.RNNRegressor(
-                "gru", hidden_layer_sizes=(6,), max_iter=2, random_state=0
+                cell, hidden_layer_sizes=(6,), max_iter=2, random_state=0
             ).fit(X, y)
             assert model.state_dict_["weight_hh_l0"].dtype == np.float32
             preds.append(model.predict(X))
     assert preds[0].dtype == np.float32
     assert_allclose(preds[0], preds[1], rtol=1e-5, atol=1e-5)
+
+
+def test_statal_stream_on_the_fast_path_equals_the_numpy_stream():
+    # prediction with carried states, chunk after chunk, with 2 shards
+    X = np.random.RandomState(2).standard_normal((20, 12, 2))
+    y = X[:, :, 0].cumsum(axis=1)
+    outputs = []
+    for fast in (True, False):
+        with skrnn.config_context(fast_path=fast):
+            model = skrnn.RNNRegressor(
+                "statal",
+                hidden_layer_sizes=(4,),
+                n_states=2,
+                return_sequences=True,
+                max_iter=2,
+                random_state=0,
+            ).fit(X, y)
+            stream = model.stream()
+            parts = [stream.predict(X[:, a:b]) for a, b in ((0, 5), (5, 6), (6, 12))]
+            outputs.append(np.concatenate(parts, axis=1))
+            assert_allclose(outputs[-1], model.predict(X), rtol=1e-12, atol=1e-12)
+    assert_allclose(outputs[0], outputs[1], rtol=1e-10, atol=1e-10)
 
 
 @njit(error_model="numpy")

@@ -1,5 +1,8 @@
 """Tests of skrnn._fast._wavenet: the compiled dilated stack equals the NumPy one."""
 
+import hashlib
+import pathlib
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -8,7 +11,7 @@ pytest.importorskip("numba", reason="the compiled fast path needs numba (skrnn[f
 
 import skrnn  # noqa: E402
 from skrnn import RNNRegressor, _fast  # noqa: E402
-from skrnn._fast import _wavenet_kernels  # noqa: E402
+from skrnn._fast import _kernels, _wavenet_kernels  # noqa: E402
 from skrnn._wavenet import wavenet_backward, wavenet_forward, wavenet_init  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -137,3 +140,10 @@ def test_estimator_trains_the_same_model_on_both_paths():
             )
             preds.append(est.fit(X, y).predict(X))
     assert_allclose(preds[1], preds[0], rtol=1e-9, atol=1e-9)
+
+
+def test_kernels_are_keyed_by_the_tanh_they_inline():
+    # numba's cache sees only _wavenet_kernels.py: its digest of _kernels.py
+    # must follow every change there (update KERNELS_SHA256 to the new value)
+    source = pathlib.Path(_kernels.__file__).read_bytes()
+    assert _wavenet_kernels.KERNELS_SHA256 == hashlib.sha256(source).hexdigest()

@@ -195,14 +195,46 @@ def test_a_saved_model_keeps_its_skip(tmp_path):
     assert_array_equal(back.predict(X), reg.predict(X))
 
 
-def test_onnx_export_is_refused():
-    pytest.importorskip("skl2onnx")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("params", "ragged"),
+    [
+        ({}, False),
+        ({}, True),
+        ({"patch_size": 2, "cell": "gru"}, True),
+        ({"return_sequences": True}, True),
+        ({"return_sequences": True, "cell": "wavenet"}, False),
+    ],
+)
+def test_onnx_export_matches_predict(dtype, params, ragged):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
     from skrnn.onnx import to_onnx
 
-    X, y = _windows()
-    reg = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
-    with pytest.raises(ValueError, match="linear_skip=3 is not supported"):
-        to_onnx(reg, X.astype(np.float32))
+    rng = np.random.RandomState(3)
+    lengths = rng.randint(1, 9, 14) if ragged else np.full(14, 8)
+    X = [rng.normal(size=(n, 2)).astype(dtype) for n in lengths]
+    per_step = params.get("return_sequences", False)
+    y = [x[:, 0] * 2 for x in X] if per_step else [x[-1, 0] for x in X]
+    est = RNNRegressor(linear_skip=5, **{**SMALL, **params}).fit(X, y)
+    assert est.linear_skip_ > 0
+    T = max(lengths)
+    X_pad = np.full((len(X), T, 2), 100.0, dtype)  # what the padding holds
+    for i, x in enumerate(X):
+        X_pad[i, : len(x)] = x
+    onx = to_onnx(est, X_pad if not ragged else X)
+    sess = ort.InferenceSession(onx.SerializeToString())
+    names = [i.name for i in sess.get_inputs()]
+    feeds = [X_pad, lengths.astype(np.int64)][: len(names)]
+    out = sess.run(None, dict(zip(names, feeds, strict=True)))[0]
+    ref = est.predict(X)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    if per_step:
+        for i, r in enumerate(ref):
+            assert_allclose(out[i, : len(r)], r, rtol=tol, atol=tol)
+    else:
+        assert_allclose(out, ref, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize(
@@ -232,3 +264,21 @@ def test_every_cell_takes_the_skip(cell):
     reg = RNNRegressor(cell=cell, linear_skip=4, **SMALL).fit(X, y)
     assert reg.state_dict_["skip.weight"].shape == (1, 4)
     assert np.isfinite(reg.predict(X)).all()
+
+
+def test_early_stopping_can_keep_the_ridge_start():
+    # an epoch at a wild learning rate only hurts: early stopping returns the
+    # start, which is the ridge part alone (the head's weight still zero)
+    X, y = _windows()
+    reg = RNNRegressor(
+        linear_skip=8,
+        early_stopping=True,
+        learning_rate_init=5.0,
+        clip_norm=None,
+        max_iter=3,
+        hidden_layer_sizes=(4,),
+        random_state=0,
+    ).fit(X, y)
+    assert_array_equal(reg.state_dict_["head.weight"], 0)
+    assert reg.best_validation_score_ > max(reg.validation_scores_)
+    assert reg.best_validation_score_ > 0.5  # the ridge of a random walk's next step

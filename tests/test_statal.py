@@ -20,6 +20,9 @@ from skrnn._network import (
 from skrnn._recurrent import init_direction, layer_forward, make_cell
 from skrnn._scan import scan_forward
 
+# The gradient and property checks run on both implementations of the scan.
+pytestmark = pytest.mark.usefixtures("both_scan_paths")
+
 seeds = st.integers(0, 2**31 - 1)
 
 

@@ -1,12 +1,11 @@
 """Compiled (numba) kernels of the recurrent scan, and the choice of path."""
 
-import importlib
 import importlib.util
 
 import numpy as np
 
 from .. import _parallel
-from .._cells import GRUCell, LSTMCell, RNNCell
+from .._cells import GRUCell, LSTMCell, RNNCell, StatalCell
 from .._config import get_config
 from .._parallel import run_shards
 
@@ -19,11 +18,12 @@ __all__ = [
 ]
 
 #: Cells with compiled kernels: cell class -> adapter module of ``skrnn._fast``.
-#: The statal cell and the dilated convolutions run in NumPy.
+#: The dilated convolutions run in NumPy.
 KERNELS = {
     RNNCell: "skrnn._fast._scan_rnn",
     LSTMCell: "skrnn._fast._scan_lstm",
     GRUCell: "skrnn._fast._scan_gru",
+    StatalCell: "skrnn._fast._scan_statal",
 }
 
 #: dtypes the kernels are compiled for.
@@ -61,7 +61,9 @@ def kernels_for(cell, dtype):
     name = KERNELS.get(type(cell))
     if name is None or np.dtype(dtype) not in DTYPES:
         return None
-    return importlib.import_module(name)
+    from . import _cache  # imports numba
+
+    return _cache.import_kernels(name)
 
 
 #: Fewest multiply-adds of a layer's recurrent products over the sequence
@@ -99,28 +101,36 @@ def fast_shards(batch, work=None):
     return [slice(0, half), slice(half, batch)]
 
 
+def _arg(array, dtype=None):
+    """``array`` as the kernels take it: C-contiguous and writeable (numba
+    compiles a read-only array, such as joblib's memory-mapped data, into a
+    signature of its own; a copy is cheaper than a second compilation)."""
+    return np.require(array, dtype, ["C", "W"])
+
+
 def _valid(valid, shape):
     if valid is None:
         return np.ones(shape, bool)
-    return np.ascontiguousarray(valid, dtype=bool)
+    return _arg(valid, bool)
 
 
 def _mask(rec_mask, width, dtype):
     if rec_mask is None:
         return np.empty((0, width), dtype)
-    return np.ascontiguousarray(rec_mask, dtype=dtype)
+    return _arg(rec_mask, dtype)
 
 
 def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
     """Run the compiled forward loop of every shard of ``cache``'s batch.
 
-    ``cache`` is what ``skrnn._recurrent.scan_forward`` prepared (initial
+    ``cache`` is what ``skrnn._scan.scan_forward`` prepared (initial
     carries written, gate buffer projected unless ``project`` is given as
     ``(X, w_ih_t, bias, chunk_bytes)``). Returns ``cache["shards"]``: one
     ``(rows, None)`` per shard.
     """
     h = cache["h"]
     T, B, V = h.shape[0] - 1, h.shape[1], h.shape[2]
+    w_hh_t = _arg(w_hh_t)
     shards = fast_shards(B, T * B * V * w_hh_t.shape[1])
     ok, mask = _valid(valid, (T, B)), _mask(rec_mask, V, h.dtype)
     if project is not None:
@@ -128,12 +138,7 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
         GH = w_ih_t.shape[1]
         # the shards' buffers together hold about chunk_bytes
         chunk = max(1, min(T, chunk_bytes // (B * GH * h.dtype.itemsize)))
-        project = (
-            np.ascontiguousarray(X),
-            np.ascontiguousarray(w_ih_t),
-            np.ascontiguousarray(bias),
-            chunk,
-        )
+        project = (_arg(X), _arg(w_ih_t), _arg(bias), chunk)
 
     def run(rows):
         fast.forward_rows(cell, cache, rows, project, w_hh_t, b_hh, ok, mask)
@@ -146,10 +151,10 @@ def backward_arrays(cache, w_hh, dY):
     """``(w_hh, dY, valid, mask)`` as the compiled backward loop reads them."""
     h = cache["h"]
     T, B, V = h.shape[0] - 1, h.shape[1], h.shape[2]
-    w_hh = np.require(w_hh, h.dtype, ["C", "W"])
+    w_hh = _arg(w_hh, h.dtype)
     if dY is None:
         dY = np.empty((0, B, V), h.dtype)
     else:
-        dY = np.ascontiguousarray(dY, dtype=h.dtype)
+        dY = _arg(dY, h.dtype)
     ok = _valid(cache["valid"], (T, B))
     return w_hh, dY, ok, _mask(cache["rec_mask"], V, h.dtype)

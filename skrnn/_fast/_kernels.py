@@ -6,9 +6,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-# Every kernel of skrnn._fast lives in this one module: numba's on-disk cache
-# (cache=True) is keyed by the source file of each function and ignores changes
-# in other modules, so a kernel and everything it calls share one file.
+# numba's on-disk cache (cache=True) is keyed by the source file of each
+# function and ignores changes in other modules, so a kernel and everything it
+# calls share one file: this one, or (the statal cell's) a file that records
+# this one's digest (_kernels_statal.KERNELS_SHA256).
 #
 # Conventions: every array is C-contiguous and spans the whole batch; a kernel
 # works on the rows [r0, r1) (one shard). ``valid`` (T, B) is False on padded

@@ -1,6 +1,7 @@
-"""The LSTM cell's compiled scan behind the interface of ``skrnn._recurrent``."""
+"""The LSTM cell's compiled scan behind the interface of ``skrnn._scan``."""
 
 from . import _kernels
+from ._cache import call
 
 
 def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
@@ -11,19 +12,39 @@ def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
     """
     r0, r1 = rows.start, rows.stop
     if project is None:
-        _kernels.lstm_forward(
-            cache["gates"], cache["h"], cache["c"], w_hh_t, valid, mask, r0, r1
+        call(
+            _kernels.lstm_forward,
+            cache["gates"],
+            cache["h"],
+            cache["c"],
+            w_hh_t,
+            valid,
+            mask,
+            r0,
+            r1,
         )
     else:
         X, w_ih_t, bias, chunk = project
-        _kernels.lstm_predict(
-            X, w_ih_t, bias, chunk, cache["h"], cache["c"], w_hh_t, valid, mask, r0, r1
+        call(
+            _kernels.lstm_predict,
+            X,
+            w_ih_t,
+            bias,
+            chunk,
+            cache["h"],
+            cache["c"],
+            w_hh_t,
+            valid,
+            mask,
+            r0,
+            r1,
         )
 
 
 def backward_rows(cell, cache, rows, steps, w_hh, dg, dY, dh_rec, dcarry, valid, mask):
     """Reverse loop over ``steps`` for ``rows``: the gate buffer becomes ``dg``."""
-    _kernels.lstm_backward(
+    call(
+        _kernels.lstm_backward,
         cache["gates"],
         cache["c"],
         steps.start,

@@ -1,6 +1,7 @@
-"""The Elman cell's compiled scan behind the interface of ``skrnn._recurrent``."""
+"""The Elman cell's compiled scan behind the interface of ``skrnn._scan``."""
 
 from . import _kernels
+from ._cache import call
 
 
 def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
@@ -9,13 +10,23 @@ def forward_rows(cell, cache, rows, project, w_hh_t, b_hh, valid, mask):
     The Elman cell's gates are its output buffer, so ``project`` is always None.
     """
     relu = cell.nonlinearity == "relu"
-    _kernels.rnn_forward(cache["h"], w_hh_t, valid, mask, relu, rows.start, rows.stop)
+    call(
+        _kernels.rnn_forward,
+        cache["h"],
+        w_hh_t,
+        valid,
+        mask,
+        relu,
+        rows.start,
+        rows.stop,
+    )
 
 
 def backward_rows(cell, cache, rows, steps, w_hh, dg, dY, dh_rec, dcarry, valid, mask):
     """Reverse loop over ``steps`` for ``rows``; ``dg`` holds one row per step."""
     relu = cell.nonlinearity == "relu"
-    _kernels.rnn_backward(
+    call(
+        _kernels.rnn_backward,
         cache["h"],
         dg,
         steps.start,

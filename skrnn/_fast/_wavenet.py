@@ -1,7 +1,5 @@
 """The dilated convolution stack's compiled path behind ``skrnn._wavenet``."""
 
-import importlib
-
 import numpy as np
 
 from .._config import get_config
@@ -23,7 +21,17 @@ def wavenet_kernels(dtype):
         return None
     if np.dtype(dtype) not in DTYPES:
         return None
-    return importlib.import_module("skrnn._fast._wavenet_kernels")
+    from . import _cache  # imports numba
+
+    return _cache.import_kernels("skrnn._fast._wavenet_kernels")
+
+
+def _call(kernel, *args):
+    """``kernel(*args)``, its first call per dtype compiled under the lock of
+    :mod:`skrnn._fast._cache` (shared by worker processes)."""
+    from . import _cache  # imports numba
+
+    return _cache.call(kernel, *args)
 
 
 def _weights(params, n_layers):
@@ -109,7 +117,7 @@ def _forward_rows(fast, params, weights, X, valid, state, dilations):
         prevs = np.ascontiguousarray(prevs, dtype=dt)
     S = np.empty((C, M), dt)
     wcs, _, wrss, _ = weights
-    fast.stack_forward(xs, prevs, offsets, d, B, wcs, wrss, S)
+    _call(fast.stack_forward, xs, prevs, offsets, d, B, wcs, wrss, S)
     if valid is not None:
         S.reshape(C, T, B)[:, ~valid] = 0
     Y = np.empty((T, B, C), dt)
@@ -167,7 +175,7 @@ def _backward_rows(fast, params, weights, part, dY, need_dX):
     sums = np.zeros((L, 2 * C, 3 * C + 2), S.dtype)
     wcs, wcts, _, wrsts = weights
     args = (xs, part["prevs"], part["offsets"], part["d"], X.shape[1])
-    fast.stack_backward(*args, wcs, wcts, wrsts, dS, gx, sums)
+    _call(fast.stack_backward, *args, wcs, wcts, wrsts, dS, gx, sums)
     dx = gx[0]
     dX = None
     if need_dX:

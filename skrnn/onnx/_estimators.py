@@ -28,6 +28,12 @@ def _zero_padded(b, out, lengths):
     return b.op("Where", valid, out, b.const(0.0))
 
 
+def _fitted_network(model):
+    """``(arch, params)`` of the model's fitted network, as predict uses it."""
+    net = model._network()
+    return net.arch, net.params
+
+
 def _unscale(b, model, raw):
     scale = b.const(model.target_scale_)
     return b.op("Add", b.op("Mul", raw, scale), b.const(model.target_mean_))
@@ -67,9 +73,7 @@ def parse_regressor(scope, model, inputs, custom_parsers=None):
 
 def convert_regressor(scope, operator, container):
     model, b, Xt, lengths = _start(scope, operator, container)
-    out = _unscale(
-        b, model, network_raw(b, model._arch(), model.state_dict_, Xt, lengths)
-    )
+    out = _unscale(b, model, network_raw(b, *_fitted_network(model), Xt, lengths))
     if model.return_sequences:
         out = _zero_padded(b, out, lengths)
         if model.n_outputs_ == 1:
@@ -121,7 +125,7 @@ def _class_constant(b, model, kind):
 
 def convert_classifier(scope, operator, container):
     model, b, Xt, lengths = _start(scope, operator, container)
-    raw = network_raw(b, model._arch(), model.state_dict_, Xt, lengths)
+    raw = network_raw(b, *_fitted_network(model), Xt, lengths)
     eps = np.finfo(b.dtype).eps
     multilabel = model._label_binarizer.y_type_ == "multilabel-indicator"
     _, kind = _label_type(model, None)

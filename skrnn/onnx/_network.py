@@ -7,6 +7,8 @@ estimators later is refused by :func:`~skrnn.onnx._common.check_exportable`
 unless it keeps its default, until its function and its entry are added.
 """
 
+import numpy as np
+
 from ._common import as_dtype
 from ._recurrent import CELL_STEPS, recurrent_stack, step_mask
 from ._wavenet import last_step, wavenet_stack
@@ -125,7 +127,7 @@ NETWORK_PARAMS = {
     "patch_size": None,  # the fitted patch_size_ is exported (see patches)
     "local_level": {None},
     "level_features": None,  # read only with a local_level, which is refused
-    "linear_skip": {0},
+    "linear_skip": None,  # the fitted skip.weight is exported (see _skip)
 }
 SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
 
@@ -161,4 +163,36 @@ def network_raw(b, arch, params, Xt, lengths):
     params = as_dtype(params, b.dtype)
     Y, last = STACKS[arch.kind](b, arch, params, Xt, lengths)
     features = _readout(b, arch, Y, last, lengths)
-    return b.linear(features, params["head.weight"], params["head.bias"])
+    raw = b.linear(features, params["head.weight"], params["head.bias"])
+    if arch.skip_steps:
+        raw = b.op("Add", raw, _skip(b, arch, params["skip.weight"], Xt, lengths))
+    return raw
+
+
+def _skip(b, arch, weight, Xt, lengths):
+    """The linear skip (``skrnn._skip``) on the last ``k`` steps of ``Xt``.
+
+    Many-to-one: the ``k`` steps ending at each sequence's last valid step,
+    gathered from the input padded with ``k`` zero steps in front (``Pad``,
+    ``GatherElements``), side by side, times the skip weight: ``(N, O)``.
+    Per step: the sum over lags ``j`` of the input shifted ``k - 1 - j`` steps
+    later times that lag's block of the weight: ``(N, T, O)``.
+    """
+    k, F = arch.skip_steps, arch.n_inputs
+    if arch.return_sequences:
+        padded = b.op("Pad", Xt, b.ints(k - 1, 0, 0, 0, 0, 0))
+        T, total = b.dim(Xt, 0), None
+        for j in range(k):
+            start = b.ints(j)
+            shifted = b.op("Slice", padded, start, b.op("Add", start, T), b.ints(0))
+            part = b.matmul_t(shifted, weight[:, j * F : (j + 1) * F])
+            total = part if total is None else b.op("Add", total, part)
+        return b.transpose(total, 1, 0, 2)
+    padded = b.transpose(b.op("Pad", Xt, b.ints(k, 0, 0, 0, 0, 0)), 1, 0, 2)
+    ends = b.dim(Xt, 0) if lengths is None else lengths  # (1,) or (N,)
+    idx = b.op("Add", b.unsqueeze(ends, 1), b.const(np.arange(k)[None]))
+    shape = b.op("Concat", b.dim(padded, 0), b.ints(k, F), axis=0)
+    idx = b.op("Expand", b.unsqueeze(idx, 2), shape)  # (N, k, F)
+    lags = b.op("GatherElements", padded, idx, axis=1)
+    lags = b.op("Reshape", lags, b.ints(0, k * F))
+    return b.matmul_t(lags, weight)

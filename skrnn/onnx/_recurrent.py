@@ -3,7 +3,7 @@
 import numpy as np
 from onnx import numpy_helper
 
-from .._network import _layer_keys
+from .._stacks import layer_keys
 from ._graph import BodyBuilder
 
 __all__ = ["CELL_STEPS", "OPERATOR_CELLS", "recurrent_stack", "step_mask"]
@@ -226,7 +226,7 @@ def recurrent_stack(b, arch, params, X, lengths):
             mask = step_mask(b, X, lengths)
     h, last = X, None
     for k in range(len(arch.hidden_sizes)):
-        dirs = [[params[n] for n in keys] for keys in _layer_keys(arch, k)]
+        dirs = [[params[n] for n in keys] for keys in layer_keys(arch, k)]
         if operators:
             h, last = _operator_layer(b, arch, dirs, h, lengths32)
         else:

@@ -1,0 +1,84 @@
+"""A fitted network as inference reads it: one object for predict, stream,
+forecast and the early-stopping score."""
+
+import numpy as np
+
+from ._data import as_model_dtype, check_finite_output, to_patches
+from ._losses import OUTPUT_ACTIVATIONS
+from ._parallel import blas_single_thread
+
+__all__ = ["PREDICT_CHUNK", "FittedNetwork", "chunks"]
+
+#: Rows per chunk when predicting, so memory stays bounded on large batches.
+PREDICT_CHUNK = 1024
+
+
+def chunks(n):
+    """Slices of at most :data:`PREDICT_CHUNK` rows covering ``n`` rows."""
+    for start in range(0, n, PREDICT_CHUNK):
+        yield slice(start, start + PREDICT_CHUNK)
+
+
+class FittedNetwork:
+    """The architecture, the weights (in their dtype), the patch size and the
+    output activation of a fitted estimator.
+
+    The estimators build one with ``_network()``; what an estimator adds
+    around it (input validation, the local level, target units, the output
+    layout) stays with the estimator.
+
+    Parameters
+    ----------
+    arch : skrnn._network.Architecture
+    params : dict of ndarray
+        The weights, all of one float dtype (not copied: a stream keeps a
+        copy of the estimator, weights included).
+    patch_size : int, default=1
+        Steps the network reads as one (``patch_size_``).
+    loss : str, default="squared_error"
+        Key of ``skrnn._losses.OUTPUT_ACTIVATIONS``.
+    """
+
+    def __init__(self, arch, params, patch_size=1, loss="squared_error"):
+        self.arch, self.params = arch, params
+        self.patch_size, self.loss = patch_size, loss
+
+    @property
+    def dtype(self):
+        return next(iter(self.params.values())).dtype
+
+    def inputs(self, X3, lengths):
+        """A padded batch as the network reads it: its dtype, in patches."""
+        return to_patches(as_model_dtype(X3, self.dtype), lengths, self.patch_size)
+
+    def raw(self, X, lengths):
+        """Head outputs for a batch already in :meth:`inputs` form, computed in
+        chunks of :data:`PREDICT_CHUNK` rows; per-step outputs come back padded
+        to the batch's steps. Raises on a non-finite output."""
+        outs = []
+        with blas_single_thread():
+            for rows in chunks(len(X)):
+                lo = lengths[rows]
+                T = int(lo.max())
+                raw, _, _ = self.arch.forward(
+                    self.params, X[rows, :T], lo, for_backward=False
+                )
+                if self.arch.return_sequences and T < X.shape[1]:
+                    shape = (len(raw), X.shape[1] - T, raw.shape[2])
+                    raw = np.concatenate([raw, np.zeros(shape, raw.dtype)], axis=1)
+                outs.append(check_finite_output(raw))
+        return np.concatenate(outs, axis=0)
+
+    def step(self, X, lengths, state):
+        """``(raw, state)`` for the next chunk of every series (streaming),
+        from a batch in :meth:`inputs` form and the state of the chunk before
+        (None at the start)."""
+        with blas_single_thread():
+            raw, state, _ = self.arch.forward(
+                self.params, X, lengths, state0=state, for_backward=False
+            )
+        return check_finite_output(raw), state
+
+    def output(self, raw):
+        """The output activation (identity, sigmoid or softmax) on ``raw``."""
+        return OUTPUT_ACTIVATIONS[self.loss](raw)
