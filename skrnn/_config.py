@@ -77,8 +77,7 @@ def set_config(fast_path=None):
         - ``False``: the NumPy scan, the readable reference.
 
         The dilated convolutions (``"wavenet"``) follow the same rule with kernels
-        of their own; the ``"statal"`` cell, which has none, always runs in
-        NumPy. ``None`` leaves the value unchanged. The starting value can be
+        of their own. ``None`` leaves the value unchanged. The starting value can be
         set with the environment variable ``SKRNN_FAST_PATH`` (``auto``, ``1``,
         ``0``), which joblib's worker processes inherit.
 

@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 #: Cells with compiled kernels: cell class -> adapter module of ``skrnn._fast``.
-#: The dilated convolutions run in NumPy.
+#: The dilated convolutions have kernels of their own (``skrnn._fast._wavenet``).
 KERNELS = {
     RNNCell: "skrnn._fast._scan_rnn",
     LSTMCell: "skrnn._fast._scan_lstm",
