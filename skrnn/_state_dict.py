@@ -58,6 +58,12 @@ class StateDictMixin:
         shapes = arch.param_shapes()
         missing = [k for k in shapes if k not in state_dict]
         extra = [k for k in state_dict if k not in shapes]
+        if "skip.weight" in missing + extra:
+            hint += (
+                " skip.weight is the weight of linear_skip, which a PyTorch module "
+                "has none of: load a module's weights into a model fitted with "
+                "linear_skip=0."
+            )
         if missing or extra:
             raise ValueError(
                 f"state_dict keys do not match this model: missing {missing}, "

@@ -184,6 +184,9 @@ def test_load_state_dict_needs_linear_skip_off():
         RNNRegressor(linear_skip=3, hidden_layer_sizes=(4,)).load_state_dict(weights)
     loaded = RNNRegressor(hidden_layer_sizes=(4,)).load_state_dict(weights)
     assert loaded.linear_skip_ == 0
+    fitted = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
+    with pytest.raises(ValueError, match="skip.weight is the weight of linear_skip"):
+        fitted.load_state_dict(weights)
 
 
 def test_a_saved_model_keeps_its_skip(tmp_path):
