@@ -15,18 +15,6 @@ __all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
 _NORM_CHUNK = 8192
 
 
-def _scratch_like(params):
-    """One flat buffer per dtype, sized for the largest param, viewed per param.
-
-    Updates visit params one after another, so they can share scratch space.
-    """
-    sizes = {}
-    for p in params:
-        sizes[p.dtype] = max(sizes.get(p.dtype, 0), p.size)
-    flat = {dtype: np.empty(size, dtype=dtype) for dtype, size in sizes.items()}
-    return [flat[p.dtype][: p.size].reshape(p.shape) for p in params]
-
-
 def global_norm(grads):
     """L2 norm of all gradients taken together, accumulated in float64.
 
