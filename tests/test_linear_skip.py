@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _estimator_cases import numeric_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import RidgeCV
 
@@ -37,19 +38,6 @@ def test_lags_are_the_last_steps_oldest_first(per_step):
     )
 
 
-def _numeric_grad(arch, params, X, lengths, draw, name, eps=1e-6):
-    out = np.zeros_like(params[name])
-    for idx in np.ndindex(out.shape):
-        values = []
-        for sign in (1, -1):
-            p = {k: v.copy() for k, v in params.items()}
-            p[name][idx] += sign * eps
-            raw, _, _ = arch.forward(p, X, lengths)
-            values.append(np.sum(raw * draw))
-        out[idx] = (values[0] - values[1]) / (2 * eps)
-    return out
-
-
 @pytest.mark.parametrize("per_step", [False, True])
 def test_gradients_match_finite_differences(per_step):
     rng = np.random.RandomState(1)
@@ -67,18 +55,15 @@ def test_gradients_match_finite_differences(per_step):
     raw, _, cache = arch.forward(params, X, lengths)
     draw = rng.normal(size=raw.shape)
     grads, _, dX = arch.backward(params, cache, draw, need_dX=True)
-    for name in ("skip.weight", "head.weight", "weight_ih_l0"):
-        num = _numeric_grad(arch, params, X, lengths, draw, name)
-        assert_allclose(grads[name], num, rtol=1e-6, atol=1e-8)
-    num_dX = np.zeros_like(X)
-    for idx in np.ndindex(X.shape):
-        values = []
-        for sign in (1, -1):
-            Xs = X.copy()
-            Xs[idx] += sign * 1e-6
-            values.append(np.sum(arch.forward(params, Xs, lengths)[0] * draw))
-        num_dX[idx] = (values[0] - values[1]) / 2e-6
-    assert_allclose(dX, num_dX, rtol=1e-6, atol=1e-8)
+
+    def objective():  # reads params and X as numeric_gradient perturbs them
+        return np.sum(arch.forward(params, X, lengths)[0] * draw)
+
+    names = ("skip.weight", "head.weight", "weight_ih_l0")
+    numeric = numeric_gradient(objective, {**{n: params[n] for n in names}, "X": X})
+    for name in names:
+        assert_allclose(grads[name], numeric[name], rtol=1e-6, atol=1e-8)
+    assert_allclose(dX, numeric["X"], rtol=1e-6, atol=1e-8)
 
 
 def test_the_skip_is_fixed_and_unpenalised():
