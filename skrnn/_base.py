@@ -390,8 +390,9 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         return data.take(np.sort(order[n_val:])), val
 
     def _sync_attributes(self, state, hyper):
-        if self._receptive_field() is not None:
-            self.receptive_field_ = self._receptive_field()
+        field = self._receptive_field()
+        if field is not None:
+            self.receptive_field_ = field
         elif hasattr(self, "receptive_field_"):
             del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)

@@ -128,7 +128,7 @@ def _decode_bidirectional(est, manifest):
     est.bidirectional_ = both
 
 
-def _skip_steps(width, est):
+def _linear_skip_of(width, est):
     """``linear_skip_`` from the width of ``skip.weight`` (None: no skip)."""
     return 0 if width is None else width // est._n_step_features
 
@@ -146,7 +146,7 @@ def _decode_skip(est, manifest):
             f"linear_skip={est.linear_skip} but the weights "
             f"{'hold' if width is not None else 'lack'} a skip.weight"
         )
-    est.linear_skip_ = _skip_steps(width, est)
+    est.linear_skip_ = _linear_skip_of(width, est)
 
 
 def derived(est):
@@ -155,11 +155,13 @@ def derived(est):
         "loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan,
         "bidirectional_": _reads_backwards(est.state_dict_),
     }
-    if est._receptive_field() is not None:
-        out["receptive_field_"] = est._receptive_field()
+    field = est._receptive_field()
+    if field is not None:
+        out["receptive_field_"] = field
     if isinstance(est, RNNRegressor):
         skip = est.state_dict_.get("skip.weight")
-        out["linear_skip_"] = _skip_steps(None if skip is None else skip.shape[1], est)
+        width = None if skip is None else skip.shape[1]
+        out["linear_skip_"] = _linear_skip_of(width, est)
     if isinstance(est, RNNClassifier):
         multiclass = est._label_binarizer.y_type_ == "multiclass"
         out["_loss_name"] = "log_loss" if multiclass else "binary_log_loss"
