@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.utils._param_validation import Interval
 
+from ._scaling import target_scaling
 from ._skip import skip_lags
 
 __all__ = ["SKIP_CONSTRAINTS", "LinearSkipMixin", "ridge_start"]
@@ -30,9 +31,7 @@ def ridge_start(X, lengths, Y, weights, k, per_step):
     w = np.asarray(weights, np.float64).reshape(-1)
     keep = w > 0
     L, T, w = L[keep], T[keep], w[keep]
-    mean = np.average(L, axis=0, weights=w)
-    scale = np.sqrt(np.average((L - mean) ** 2, axis=0, weights=w))
-    scale[scale == 0] = 1.0
+    mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit((L - mean) / scale, T, sample_weight=w)
     coef = np.atleast_2d(ridge.coef_) / scale
     bias = np.atleast_1d(ridge.intercept_) - coef @ mean
