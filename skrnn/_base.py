@@ -1,6 +1,7 @@
 """Shared estimator plumbing: parameters, validation, fit / partial_fit, predict."""
 
 import copy
+import dataclasses
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +17,7 @@ from ._data import (
     to_patches,
     validate_sequence_data,
 )
+from ._epoch_cv import choose_epochs, cv_folds, fold_curves
 from ._fitted import FittedNetwork
 from ._level import LocalLevelMixin
 from ._network import Architecture
@@ -163,10 +165,24 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
 
     def _hyper(self, incremental=False):
         names = Hyper.__dataclass_fields__
-        values = {name: getattr(self, name) for name in names}
+        values = {name: getattr(self, name) for name in names if hasattr(self, name)}
+        # True holds out one split; "auto" or a fold count is _epoch_folds's
+        values["early_stopping"] = self.early_stopping is True or (
+            isinstance(self.early_stopping, np.bool_) and bool(self.early_stopping)
+        )
         if incremental or self.solver == "lbfgs":
             values["early_stopping"] = False  # as MLP: no held-out split
         return Hyper(**values)
+
+    def _epoch_folds(self, data, reset, incremental):
+        """The folds that choose the epoch count (``[]``: one plain fit).
+
+        Only a new model trained by epochs is cross-validated: a warm start or
+        ``partial_fit`` continues the fitted one, and L-BFGS has no epochs.
+        """
+        if incremental or not reset or self.solver == "lbfgs":
+            return []
+        return cv_folds(self.early_stopping, len(data), data.row_weights())
 
     # --------------------------------------------------------------- training
     def _validate_X(self, X, reset):
@@ -298,6 +314,14 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         state.params = self.state_dict_
         if score_fn is not None:
             _start_early_stopping(state, score_fn, skip)
+        folds = self._epoch_folds(data, reset, incremental)
+        if folds:
+            curves = fold_curves(
+                self, data, hyper, folds, state.params, self._random_state
+            )
+            n_epochs, mean = choose_epochs(curves)
+            state.validation_scores = [float(v) for v in mean]
+            hyper = dataclasses.replace(hyper, max_iter=n_epochs, fixed_epochs=True)
         state.no_improvement_count = 0
         try:
             train(
@@ -397,13 +421,17 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             del self.receptive_field_
         self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
-        self.best_loss_ = state.best_loss if not hyper.early_stopping else None
+        trained = state.loss_curve and not hyper.early_stopping
+        self.best_loss_ = state.best_loss if trained else None
         self.grad_norm_curve_ = list(state.grad_norm_curve)
         self.n_iter_ = state.n_iter
         self.t_ = state.t
         if hyper.early_stopping:
             self.validation_scores_ = list(state.validation_scores)
             self.best_validation_score_ = state.best_validation_score
+        elif hyper.fixed_epochs:  # the mean fold scores, epoch 0 first
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = max(self.validation_scores_)
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None

@@ -54,7 +54,7 @@ class DivergenceError(ValueError):
     >>> X, y = rng.normal(size=(40, 10, 1)) * 100, rng.normal(size=40)
     >>> reg = RNNRegressor(cell="rnn", nonlinearity="relu", solver="sgd",
     ...                    learning_rate_init=10.0, momentum=0.0, clip_norm=None,
-    ...                    batch_size=40, random_state=0)
+    ...                    batch_size=40, early_stopping=False, random_state=0)
     >>> try:
     ...     reg.fit(X, y)
     ... except DivergenceError as exc:

@@ -1,11 +1,14 @@
 """A fitted network as inference reads it: one object for predict, stream,
 forecast and the early-stopping score."""
 
+import dataclasses
+
 import numpy as np
 
 from ._data import as_model_dtype, check_finite_output, to_patches
 from ._losses import OUTPUT_ACTIVATIONS
 from ._parallel import blas_single_thread
+from ._skip import skip_lags
 
 __all__ = ["PREDICT_CHUNK", "FittedNetwork", "chunks"]
 
@@ -72,12 +75,36 @@ class FittedNetwork:
     def step(self, X, lengths, state):
         """``(raw, state)`` for the next chunk of every series (streaming),
         from a batch in :meth:`inputs` form and the state of the chunk before
-        (None at the start)."""
+        (None at the start).
+
+        With a linear skip the state also carries each series' last
+        ``skip_steps - 1`` input steps (zeros before its start), so the lags
+        reach back into earlier chunks as they do in one whole sequence.
+        """
+        k = self.arch.skip_steps
+        if not k:
+            with blas_single_thread():
+                raw, state, _ = self.arch.forward(
+                    self.params, X, lengths, state0=state, for_backward=False
+                )
+            return check_finite_output(raw), state
+        carried, history = (None, None) if state is None else state
+        if history is None:
+            history = np.zeros((len(X), k - 1, X.shape[2]), X.dtype)
+        plain = dataclasses.replace(self.arch, skip_steps=0)
+        params = {n: p for n, p in self.params.items() if n != "skip.weight"}
         with blas_single_thread():
-            raw, state, _ = self.arch.forward(
-                self.params, X, lengths, state0=state, for_backward=False
+            raw, carried, _ = plain.forward(
+                params, X, lengths, state0=carried, for_backward=False
             )
-        return check_finite_output(raw), state
+            joined = np.concatenate([history, X], axis=1)
+            lags = skip_lags(joined, lengths + k - 1, k, self.arch.return_sequences)
+            if self.arch.return_sequences:
+                lags = lags[:, k - 1 :]
+            raw = raw + lags @ self.params["skip.weight"].T
+        ends = lengths[:, None] + np.arange(k - 1)  # the last k - 1 joined steps
+        history = joined[np.arange(len(X))[:, None], ends]
+        return check_finite_output(raw), (carried, history)
 
     def output(self, raw):
         """The output activation (identity, sigmoid or softmax) on ``raw``."""

@@ -4,14 +4,35 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._scaling import target_scaling
 from ._skip import skip_lags
 
 __all__ = ["SKIP_CONSTRAINTS", "LinearSkipMixin", "ridge_start"]
 
-SKIP_CONSTRAINTS = {"linear_skip": [Interval(Integral, 0, None, closed="left")]}
+SKIP_CONSTRAINTS = {
+    "linear_skip": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")]
+}
+
+#: ``linear_skip="auto"`` reads the last steps of at most this many input values
+#: (steps times features): the whole window of a univariate series up to 256
+#: steps, fewer steps of a wide input, so the ridge stays cheap.
+AUTO_SKIP_INPUTS = 256
+
+
+def requested_skip(estimator, n_features):
+    """The input steps ``linear_skip`` asks for, before capping and patches.
+
+    ``"auto"`` is 0 where a skip cannot apply (truncated BPTT), else as many of
+    the last steps as :data:`AUTO_SKIP_INPUTS` input values allow.
+    """
+    k = getattr(estimator, "linear_skip", 0)
+    if k != "auto":
+        return int(k)
+    if estimator.bptt_steps is not None:
+        return 0
+    return max(1, AUTO_SKIP_INPUTS // max(1, n_features))
 
 
 #: Ridge penalties tried when the skip starts from its ridge solution.
@@ -31,26 +52,35 @@ def ridge_start(X, lengths, Y, weights, k, per_step):
     w = np.asarray(weights, np.float64).reshape(-1)
     keep = w > 0
     L, T, w = L[keep], T[keep], w[keep]
-    mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
-    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit((L - mean) / scale, T, sample_weight=w)
-    coef = np.atleast_2d(ridge.coef_) / scale
-    bias = np.atleast_1d(ridge.intercept_) - coef @ mean
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+        mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS)
+        ridge.fit((L - mean) / scale, T, sample_weight=w)
+        coef = np.atleast_2d(ridge.coef_) / scale
+        bias = np.atleast_1d(ridge.intercept_) - coef @ mean
+    if not (np.isfinite(coef).all() and np.isfinite(bias).all()):
+        raise ValueError(
+            "the linear skip's ridge regression overflowed: the inputs are too "
+            "large for float64 sums of squares. Scale them (for example with "
+            "skrnn.preprocessing.SequenceScaler) or set linear_skip=0."
+        )
     return coef.astype(X.dtype), bias.astype(X.dtype)
 
 
 class LinearSkipMixin:
     """The start of a regressor with ``linear_skip`` (not for direct use)."""
 
-    def _start_skip(self, data):
+    def _start_skip(self, data, params=None):
         """Start from the linear skip's ridge solution, with a silent network.
 
         The skip weight and the head's bias take the ridge regression of the
         standardised targets on the lags; the head's weight starts at zero, so
         the first model is that ridge and training adds the network's part.
+        ``params`` defaults to the estimator's ``state_dict_``.
         """
         arch = self._arch()
         weights = data.sample_weight if data.step_mask is None else data.step_mask
-        params = self.state_dict_
+        params = self.state_dict_ if params is None else params
         params["skip.weight"], params["head.bias"] = ridge_start(
             data.X,
             data.lengths,

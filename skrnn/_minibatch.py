@@ -138,7 +138,7 @@ def _report(state, hyper, epoch_loss, norm, t0):
 
 def _stops(state, hyper):
     """Whether a plateau stops training (``"adaptive"`` lowers the rate first)."""
-    if state.no_improvement_count <= hyper.n_iter_no_change:
+    if hyper.fixed_epochs or state.no_improvement_count <= hyper.n_iter_no_change:
         return False
     what = "Validation score" if hyper.early_stopping else "Training loss"
     msg = (
@@ -175,7 +175,7 @@ def fit_stochastic(
         if _stops(state, hyper):
             stopped = True
             break
-    if not incremental and not stopped:
+    if not (incremental or stopped or hyper.fixed_epochs):
         warn_user(
             f"Stochastic Optimizer: Maximum iterations ({hyper.max_iter}) reached "
             "and the optimization hasn't converged yet.",

@@ -141,7 +141,7 @@ def _decode_skip(est, manifest):
     width = None if shape is None or len(shape) != 2 else int(shape[1])
     if width is not None and width % (est._n_step_features * est.patch_size_):
         raise Invalid("skip.weight does not read whole patches of input steps")
-    if bool(est.linear_skip) != (width is not None):
+    if est.linear_skip != "auto" and bool(est.linear_skip) != (width is not None):
         raise Invalid(
             f"linear_skip={est.linear_skip} but the weights "
             f"{'hold' if width is not None else 'lack'} a skip.weight"

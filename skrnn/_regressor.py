@@ -14,6 +14,7 @@ from ._base import (
 )
 from ._cells import CELLS
 from ._data import length_mask, unpad
+from ._epoch_cv import CV_EARLY_STOPPING
 from ._level import LEVEL_CONSTRAINTS
 from ._linear_skip import SKIP_CONSTRAINTS, LinearSkipMixin
 from ._scaling import standardize_targets, target_scaling
@@ -114,11 +115,19 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         scikit-learn's 10: minibatch losses are noisy and recurrent networks
         often sit on a plateau before the loss drops (see the user guide's
         "The defaults, and why").
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score stops
-        improving and restore the best weights; the score is weighted by
-        ``sample_weight``. Only for ``solver='adam'`` or
-        ``'sgd'``; L-BFGS trains on all the data, as in scikit-learn's MLP.
+    early_stopping : "auto", bool or int, default="auto"
+        How many epochs to train. False: up to ``max_iter``, stopping on a
+        training-loss plateau. True: hold out ``validation_fraction`` and keep
+        the weights of the best held-out score. An int ``k >= 2``: choose the
+        epoch count (0 included: the start, with the linear skip its ridge)
+        by the best mean score over ``k`` contiguous folds, then train on all
+        the data for that many epochs; ``validation_scores_`` holds the mean
+        fold score per epoch. ``"auto"``: 5 folds for 10 to 1000 sequences
+        (where one held-out split is too small to trust and training for
+        ``max_iter`` epochs overfits), else False; it costs about six fits.
+        Folds apply to a new model (not a warm start nor ``partial_fit``)
+        with ``solver='adam'`` or ``'sgd'``; scores are R², weighted by
+        ``sample_weight``. See the user guide's "The defaults, and why".
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     shuffle : bool, default=True
@@ -184,26 +193,22 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         univariate series). An int: every column continues that feature
         (``make_windows(..., target=k)``: ``level_features=k``). Fitted value:
         ``level_features_``.
-    linear_skip : int, default=0
+    linear_skip : "auto" or int, default="auto"
         Add to the output a linear model of the last ``linear_skip`` input
-        steps (all their features; at every step with ``return_sequences``).
-        It is the ridge regression of the targets on those steps, solved in
-        closed form when training starts (its penalty chosen by generalised
-        cross-validation), and held fixed after; the head starts at zero, so
-        training begins at that ridge model and the network learns what it
-        leaves (LSTNet's "highway", Lai et al. 2018). It carries the trend and
-        scale that saturating units do not extrapolate. Measured on the user
-        guide's panel with 32 steps: Airline 24 months ahead 60 -> 33, Tecator
-        2.80 -> 2.12 (ridge 2.65), Covid3Month 0.0442 -> 0.0433; but worse on
-        the smallest series (Lynx 0.19 -> 0.24, Uschange 0.47 -> 0.51), where
-        the network overfits the residual: there a larger ``alpha`` helps.
-        With ``early_stopping`` the ridge is fitted on the training split and
-        its start is the first candidate, so the network is kept only from
-        an epoch that beats it on the held-out split.
-        0 (off) by default for that reason. Capped at the training length and
-        rounded up to whole patches: ``linear_skip_``. Not with ``bptt_steps``
-        nor :meth:`stream`; no PyTorch counterpart (``load_state_dict`` loads
-        modules without it); the ONNX export includes it.
+        steps (all their features; at every step with ``return_sequences``):
+        the ridge regression of the targets on those steps, solved in closed
+        form when training starts (penalty by generalised cross-validation)
+        and held fixed. The head starts at zero, so training begins at that
+        ridge and the network learns what it leaves (LSTNet's "highway", Lai
+        et al. 2018); it carries the trend and scale that saturating units do
+        not extrapolate. With ``early_stopping`` the ridge is fitted on the
+        training part and is the first candidate, so the network is kept only
+        if it improves on it held out. ``"auto"``: the last
+        ``max(1, 256 // n_features)`` steps, 0 with ``bptt_steps``. Capped at
+        the training length, rounded up to whole patches: ``linear_skip_``.
+        Not with ``bptt_steps``; a :meth:`stream` carries the last steps it
+        reads. No PyTorch counterpart (``load_state_dict`` loads modules
+        without it); the ONNX export includes it.
 
     Attributes
     ----------
@@ -285,7 +290,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         max_fun=15000,
         tol=1e-4,
         n_iter_no_change=25,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         shuffle=True,
         random_state=None,
@@ -299,7 +304,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         patch_size="auto",
         local_level=None,
         level_features=None,
-        linear_skip=0,
+        linear_skip="auto",
     ):
         self._store_params(locals())
 
@@ -308,6 +313,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         **SEQUENCE_OUTPUT_CONSTRAINTS,
         **LEVEL_CONSTRAINTS,
         **SKIP_CONSTRAINTS,
+        **CV_EARLY_STOPPING,
     }
 
     def _loss(self):

@@ -3,6 +3,7 @@
 from numbers import Integral
 
 from ._cells import CELLS
+from ._linear_skip import requested_skip
 from ._stacks import STACKS, stack_kind
 from ._warnings import warn_user
 
@@ -56,7 +57,8 @@ class SettingsMixin:
                 "the reverse direction reads the whole future of every step. Set "
                 "bptt_steps=None or bidirectional=False."
             )
-        if getattr(self, "linear_skip", 0) and self.bptt_steps is not None:
+        skip = getattr(self, "linear_skip", 0)
+        if skip != "auto" and skip and self.bptt_steps is not None:
             raise ValueError(
                 "linear_skip reads the last input steps of each whole sequence, "
                 "which truncated BPTT (bptt_steps) cuts into windows. Set "
@@ -127,14 +129,17 @@ class SettingsMixin:
     def _linear_skip(self, n_timesteps):
         """Input steps the linear skip reads, for training sequences this long:
         at most their length, rounded up to whole patches."""
-        k = min(int(getattr(self, "linear_skip", 0)), n_timesteps)
+        k = min(requested_skip(self, self._n_step_features), n_timesteps)
         size = getattr(self, "patch_size_", 1)
         return -(-k // size) * size
 
     def _same_skip(self):
         """Whether ``linear_skip`` still gives the fitted ``linear_skip_``
         (capped at the training length and rounded up to whole patches)."""
-        k, fitted = getattr(self, "linear_skip", 0), getattr(self, "linear_skip_", 0)
+        if getattr(self, "linear_skip", 0) == "auto":
+            return True  # a warm start keeps the skip the model has
+        k = requested_skip(self, getattr(self, "_n_step_features", 1))
+        fitted = getattr(self, "linear_skip_", 0)
         if bool(k) != bool(fitted):
             return False
         length = getattr(self, "_fit_n_timesteps", None)  # None: ragged

@@ -110,12 +110,11 @@ class StateDictMixin:
                     "pass the recurrent module's state_dict() with the head's "
                     "weights as 'head.weight' and 'head.bias'."
                 )
-        if getattr(self, "linear_skip", 0):
+        if getattr(self, "linear_skip", 0) not in (0, "auto"):
             raise ValueError(
                 f"linear_skip={self.linear_skip} has no counterpart in a PyTorch "
                 "module: load its weights with linear_skip=0."
             )
-        self.linear_skip_ = 0
         size = getattr(self, "patch_size", 1)
         self.patch_size_ = 1 if size == "auto" else int(size)
         self.hidden_layer_sizes_ = self._hidden_sizes()
@@ -131,6 +130,10 @@ class StateDictMixin:
                 f"{key} reads {n_inputs} inputs per step, not a multiple of "
                 f"patch_size={self.patch_size_}."
             )
+        skip = state_dict.get("skip.weight")  # "auto": as the weights are
+        auto_skip = getattr(self, "linear_skip", 0) == "auto" and np.ndim(skip) == 2
+        width = int(np.shape(skip)[1]) if auto_skip else 0
+        self.linear_skip_ = width // n_inputs * self.patch_size_
         first = next(iter(state_dict.values()))
         dtype = np.float32 if np.asarray(first).dtype == np.float32 else np.float64
         arch = self._architecture(n_inputs, n_outputs, self.return_sequences)

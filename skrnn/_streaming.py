@@ -58,14 +58,6 @@ class SequenceStream:
                 "reads both ways for a prediction after the whole sequence). Fit "
                 "with bidirectional=False to stream."
             )
-        if getattr(estimator, "linear_skip_", 0):
-            raise ValueError(
-                f"this model was fitted with linear_skip={estimator.linear_skip_}: "
-                "its linear part reads the last input steps of each whole "
-                "sequence, which a stream only has at the sequence's end. Predict "
-                "on whole windows instead (predict, or forecast with a window), "
-                "or fit with linear_skip=0 to stream."
-            )
         if getattr(estimator, "local_level_", None) is not None:
             raise ValueError(
                 f"this model was fitted with local_level={estimator.local_level_!r}: "

@@ -49,6 +49,9 @@ class Hyper:
     clip_norm: object = None
     clip_value: object = None
     bptt_steps: object = None
+    #: exactly ``max_iter`` epochs, chosen beforehand (``skrnn._epoch_cv``): no
+    #: plateau stop and no ConvergenceWarning
+    fixed_epochs: bool = False
 
     def optimizer_args(self):
         table = {

@@ -6,6 +6,11 @@ from numpy.testing import assert_array_equal
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 
 SMALL = {"hidden_layer_sizes": (3,), "max_iter": 3, "random_state": 0}
+#: One fit for max_iter epochs (RNNRegressor's default early_stopping="auto"
+#: chooses the epoch count on folds, which tests/test_epoch_cv.py covers).
+ONE_FIT = {"early_stopping": False}
+#: RNNRegressor's network alone (no linear skip; tests/test_linear_skip.py).
+NO_SKIP = {"linear_skip": 0}
 ESTIMATORS = [RNNRegressor, RNNClassifier, Seq2SeqTransformer]
 
 

@@ -77,8 +77,13 @@ def _torch_raw(rnn, head, seqs, return_sequences=False, pooling="last"):
 def test_state_dict_has_torch_keys_and_shapes(cell, sizes, bidirectional):
     X = _array(F=3)
     y = np.stack([X.sum(axis=(1, 2)), X[:, -1, 0]], axis=1)
-    reg = RNNRegressor(
-        cell, sizes, bidirectional=bidirectional, max_iter=1, random_state=0
+    reg = RNNRegressor(  # the network alone: a PyTorch module has no linear skip
+        cell,
+        sizes,
+        bidirectional=bidirectional,
+        max_iter=1,
+        linear_skip=0,
+        random_state=0,
     ).fit(X, y)
     _, _, state = _torch_net(cell, sizes, bidirectional, 3, 2, pooling=reg.pooling)
     assert list(reg.state_dict_) == list(state)
@@ -102,6 +107,7 @@ def test_regressor_with_torch_weights_predicts_torch_output(
         pooling=pooling,
         max_iter=1,
         random_state=0,
+        linear_skip=0,
     ).fit(X, y)
     rnn, head, state = _torch_net(cell, sizes, bidirectional, 3, 2, pooling=pooling)
     reg.load_state_dict(state)
@@ -114,7 +120,9 @@ def test_regressor_with_torch_weights_predicts_torch_output(
 def test_per_step_regressor_with_torch_weights_predicts_torch_output(cell):
     X = _array(F=3)
     y = X.cumsum(axis=1)[:, :, 0]
-    reg = RNNRegressor(cell, (4,), return_sequences=True, max_iter=1, random_state=0)
+    reg = RNNRegressor(
+        cell, (4,), return_sequences=True, max_iter=1, random_state=0, linear_skip=0
+    )
     reg.fit(X, y)
     rnn, head, state = _torch_net(cell, (4,), False, 3, 1)
     reg.load_state_dict(state)
@@ -154,7 +162,9 @@ def test_classifier_with_torch_weights_gives_torch_probabilities(cell, n_classes
 )
 def test_load_state_dict_rejects_bad_weights_and_keeps_old_ones(change, match):
     X = _array(F=3)
-    reg = RNNRegressor("gru", (4,), bidirectional=False, max_iter=1, random_state=0)
+    reg = RNNRegressor(
+        "gru", (4,), bidirectional=False, max_iter=1, random_state=0, linear_skip=0
+    )
     reg.fit(X, X.sum(axis=(1, 2)))
     before = copy.deepcopy(reg.state_dict_)
     _, _, state = _torch_net("gru", (4,), False, 3, 1)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from _estimator_cases import (
     ESTIMATORS,
+    NO_SKIP,
+    ONE_FIT,
     SMALL,
     _array,
     _fit_args,
@@ -35,7 +37,7 @@ REG_DATA = _fit_args(RNNRegressor, _array(n=20))
 def test_one_partial_fit_equals_fit_with_one_epoch(Estimator):
     args = _fit_args(Estimator, _array())
     kwargs = {"classes": ["down", "up"]} if Estimator is RNNClassifier else {}
-    fitted = Estimator(**{**SMALL, "max_iter": 1}).fit(*args)
+    fitted = Estimator(**{**SMALL, **ONE_FIT, "max_iter": 1}).fit(*args)
     partial = Estimator(**SMALL).partial_fit(*args, **kwargs)
     assert _weights_equal(fitted.state_dict_, partial.state_dict_)
     assert partial.n_iter_ == fitted.n_iter_ == 1
@@ -60,7 +62,7 @@ def test_partial_fit_calls_accumulate(Estimator):
 def test_warm_start_continues_and_cold_start_restarts():
     X = _array(n=40)
     y = _targets(RNNRegressor, X)
-    params = {**SMALL, "hidden_layer_sizes": (4,), "max_iter": 10}
+    params = {**SMALL, **ONE_FIT, "hidden_layer_sizes": (4,), "max_iter": 10}
     warm = RNNRegressor(**params, warm_start=True, n_iter_no_change=100).fit(X, y)
     first = list(warm.loss_curve_)
     assert first[-1] < first[0]
@@ -232,14 +234,16 @@ def test_divergence_before_an_epoch_completes_keeps_the_previous_model(how):
     "solver, match", [("adam", "Maximum iterations"), ("lbfgs", "failed to converge")]
 )
 def test_convergence_warning_when_max_iter_is_reached(solver, match):
-    reg = RNNRegressor(**{**SMALL, "max_iter": 2}, solver=solver, tol=0.0)
+    reg = RNNRegressor(**{**SMALL, **ONE_FIT, "max_iter": 2}, solver=solver, tol=0.0)
     with pytest.warns(ConvergenceWarning, match=match):
         reg.fit(*REG_DATA)
     assert reg.n_iter_ == 2
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
-    reg = RNNRegressor(**{**SMALL, "max_iter": 4}, verbose=True, n_iter_no_change=100)
+    reg = RNNRegressor(
+        **{**SMALL, **ONE_FIT, "max_iter": 4}, verbose=True, n_iter_no_change=100
+    )
     reg.fit(*REG_DATA)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == reg.n_iter_ == 4
@@ -270,7 +274,7 @@ def _sgd_step(return_sequences=False, **params):
         max_iter=1,
         return_sequences=return_sequences,
         random_state=0,
-        **params,
+        **{**ONE_FIT, **NO_SKIP, **params},
     ).fit(X, y)
     w1 = {k: v.copy() for k, v in reg.state_dict_.items()}
     reg.set_params(warm_start=True).fit(X, y)
@@ -307,8 +311,10 @@ def test_bptt_steps_at_least_the_sequence_length_is_full_bptt():
     X = _array(n=12, T=6)
     y = X[:, :, 0].sum(axis=1)
     # bidirectional="auto" reads forwards only under bptt_steps: compare like
-    full = RNNRegressor(**SMALL, bidirectional=False).fit(X, y)
-    long = RNNRegressor(**SMALL, bidirectional=False, bptt_steps=6).fit(X, y)
+    # and the linear skip, which bptt_steps turns off under "auto"
+    same = {**SMALL, **NO_SKIP, "bidirectional": False}
+    full = RNNRegressor(**same).fit(X, y)
+    long = RNNRegressor(**same, bptt_steps=6).fit(X, y)
     assert _weights_equal(full.state_dict_, long.state_dict_)
 
 
@@ -335,7 +341,15 @@ def test_clip_value_clips_each_gradient_entry():
 
 
 def _sgd(learning_rate, **params):
-    params = {**SMALL, "max_iter": 2, "batch_size": 20, "momentum": 0.0, **params}
+    params = {
+        **SMALL,
+        **ONE_FIT,
+        **NO_SKIP,
+        "max_iter": 2,
+        "batch_size": 20,
+        "momentum": 0.0,
+        **params,
+    }
     params.setdefault("shuffle", False)
     return RNNRegressor(solver="sgd", learning_rate=learning_rate, **params)
 

@@ -113,7 +113,7 @@ def test_per_step_outputs_and_ragged_sequences():
     pred = reg.predict(X)
     assert [len(p) for p in pred] == [len(x) for x in X]
     assert reg.state_dict_["skip.weight"].shape == (1, 4)
-    plain = RNNRegressor(return_sequences=True, **SMALL).fit(X, y)
+    plain = RNNRegressor(return_sequences=True, linear_skip=0, **SMALL).fit(X, y)
     error = [
         np.mean((np.concatenate(m.predict(X)) - np.concatenate(y)) ** 2)
         for m in (reg, plain)
@@ -130,7 +130,9 @@ def test_it_learns_the_trend_a_plain_network_cannot_follow():
     X_test, y_test = make_windows(z[-36:], window=12)
     errors = {}
     for skip in (0, 12):
-        reg = RNNRegressor(linear_skip=skip, random_state=0).fit(X, y)
+        # every epoch, so that the skip alone makes the difference
+        reg = RNNRegressor(linear_skip=skip, early_stopping=False, random_state=0)
+        reg.fit(X, y)
         errors[skip] = np.sqrt(np.mean((reg.predict(X_test) - y_test) ** 2)) * std
     assert errors[12] < 0.75 * errors[0], errors  # measured 46.7 against 71.0
 
@@ -151,19 +153,37 @@ def test_bad_settings_are_refused_before_any_work(params, match):
     assert not hasattr(reg, "state_dict_")
 
 
-def test_stream_and_stateful_forecast_are_refused():
+@pytest.mark.parametrize("per_step", [False, True])
+def test_a_stream_in_ragged_chunks_equals_predict(per_step):
+    """The stream carries the last input steps, so lags reach into earlier
+    chunks: any cut of the series gives what predict gives on the prefix."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3, 12, 2))
+    y = rng.normal(size=(3, 12)) if per_step else rng.normal(size=3)
+    reg = RNNRegressor(
+        linear_skip=5, bidirectional=False, return_sequences=per_step, **SMALL
+    ).fit(X, y)
+    stream, done, outs = reg.stream(), 0, []
+    for cut in (1, 4, 9, 12):  # chunks of 1, 3, 5 and 3 steps
+        outs.append(stream.predict(X[:, done:cut]))
+        if not per_step:
+            assert_allclose(outs[-1], reg.predict(X[:, :cut]), atol=1e-12)
+        done = cut
+    if per_step:
+        assert_allclose(np.concatenate(outs, axis=1), reg.predict(X), atol=1e-12)
+
+
+def test_a_stateful_forecast_reads_the_skip():
     X, y = _windows()
     reg = RNNRegressor(linear_skip=3, bidirectional=False, **SMALL).fit(X, y)
-    with pytest.raises(ValueError, match="linear_skip=3"):
-        reg.stream()
-    with pytest.raises(ValueError, match="linear_skip=3"):
-        reg.forecast(X[:1], 3, window=None)
-    assert reg.forecast(X[:1], 3).shape == (1, 3)
+    one = reg.forecast(X[:2], 1, window=None)
+    assert_allclose(one[:, 0], reg.predict(X[:2]), atol=1e-12)
+    assert reg.forecast(X[:2], 4, window=None).shape == (2, 4)
 
 
 def test_load_state_dict_needs_linear_skip_off():
     X, y = _windows()
-    plain = RNNRegressor(**SMALL).fit(X, y)
+    plain = RNNRegressor(linear_skip=0, **SMALL).fit(X, y)
     weights = {k: v.copy() for k, v in plain.state_dict_.items()}
     with pytest.raises(ValueError, match="no counterpart in a PyTorch"):
         RNNRegressor(linear_skip=3, hidden_layer_sizes=(4,)).load_state_dict(weights)
@@ -172,6 +192,15 @@ def test_load_state_dict_needs_linear_skip_off():
     fitted = RNNRegressor(linear_skip=3, **SMALL).fit(X, y)
     with pytest.raises(ValueError, match="skip.weight is the weight of linear_skip"):
         fitted.load_state_dict(weights)
+    # "auto" follows the weights: a skip.weight of 3 steps loads as linear_skip_=3
+    auto = RNNRegressor(hidden_layer_sizes=(4,)).load_state_dict(fitted.state_dict_)
+    assert auto.linear_skip_ == 3
+    assert_allclose(
+        auto.predict(X),
+        (fitted.predict(X) - fitted.target_mean_) / fitted.target_scale_,
+        rtol=1e-10,
+        atol=1e-10,
+    )
 
 
 def test_a_saved_model_keeps_its_skip(tmp_path):
@@ -239,7 +268,9 @@ def test_onnx_export_matches_predict(dtype, params, ragged):
 )
 def test_warm_start_continues_only_with_the_same_skip(first, second, continues):
     X, y = _windows()  # windows of 8 steps: 10 and 20 both read all 8
-    reg = RNNRegressor(linear_skip=first, warm_start=True, **SMALL).fit(X, y)
+    reg = RNNRegressor(
+        linear_skip=first, warm_start=True, early_stopping=False, **SMALL
+    ).fit(X, y)
     n_iter = reg.n_iter_
     reg.set_params(linear_skip=second).fit(X, y)
     assert (reg.n_iter_ > n_iter) == continues

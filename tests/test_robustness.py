@@ -25,6 +25,10 @@ from skrnn.__main__ import main as cli_main
 from skrnn._network import Architecture
 from skrnn.preprocessing import SequenceScaler, make_windows
 
+#: One fit of the regressor's network, where a test is about one training run
+#: (the folds of early_stopping="auto": test_epoch_cv; the skip: test_linear_skip)
+PLAIN = {"early_stopping": False, "linear_skip": 0}
+
 
 def _blas_threads():
     return sorted(
@@ -39,7 +43,9 @@ def stream_model():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(40, 12, 2))
     y = X.sum(axis=2)
-    reg = RNNRegressor("gru", (6,), return_sequences=True, max_iter=3, random_state=0)
+    reg = RNNRegressor(
+        "gru", (6,), return_sequences=True, max_iter=3, random_state=0, **PLAIN
+    )
     with pytest.warns(Warning):
         reg.fit(X, y)
     return reg, X
@@ -186,6 +192,7 @@ _real_batch_loss_grad = _bptt.batch_loss_grad
 def test_interrupted_adam_keeps_the_last_completed_epoch(monkeypatch):
     X, y = _data(n=24)
     kw = dict(cell="gru", hidden_layer_sizes=(4,), batch_size=8, random_state=0)
+    kw.update(PLAIN)
     two = RNNRegressor(**kw, max_iter=2).fit(X, y)
     reg = RNNRegressor(**kw, max_iter=5)
     # 3 batches per epoch: the 8th call is in the middle of epoch 3
@@ -202,6 +209,7 @@ def test_interrupted_adam_keeps_the_last_completed_epoch(monkeypatch):
 def test_interrupted_lbfgs_keeps_its_last_accepted_iterate(monkeypatch):
     X, y = _data(n=16)
     kw = dict(cell="rnn", hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
+    kw.update(PLAIN)
     reg = RNNRegressor(**kw, max_iter=50)
     monkeypatch.setattr(_bptt, "batch_loss_grad", _InterruptAfter(15))
     with pytest.raises(KeyboardInterrupt):
@@ -270,6 +278,7 @@ def test_float32_model_refuses_float64_input_beyond_float32():
 def test_warm_start_with_a_new_architecture_starts_afresh(change):
     X, y = _data()
     kw = dict(cell="gru", hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    kw.update(PLAIN)
     reg = RNNRegressor(**kw).fit(X, y)
     reg.set_params(warm_start=True, **change).fit(X, y)
     fresh = RNNRegressor(**{**kw, **change}).fit(X, y)
@@ -339,7 +348,7 @@ def test_lbfgs_warns_on_an_abnormal_stop(monkeypatch):
 
 def test_lbfgs_verbose_prints_every_iteration(capsys):
     X, y = _data()
-    reg = RNNRegressor("rnn", (3,), solver="lbfgs", max_iter=5, verbose=True)
+    reg = RNNRegressor("rnn", (3,), solver="lbfgs", max_iter=5, verbose=True, **PLAIN)
     with pytest.warns(ConvergenceWarning):
         reg.set_params(random_state=0).fit(X, y)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "loss =" in ln]
@@ -350,7 +359,7 @@ def test_lbfgs_verbose_prints_every_iteration(capsys):
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_convergence_warning_points_at_the_callers_line_once_per_fit(solver):
     X, y = _data()
-    reg = RNNRegressor("rnn", (3,), solver=solver, max_iter=2, random_state=0)
+    reg = RNNRegressor("rnn", (3,), solver=solver, max_iter=2, random_state=0, **PLAIN)
     with pytest.warns(ConvergenceWarning) as rec:
         reg.fit(X, y)
     assert len(rec) == 1
@@ -413,7 +422,7 @@ def test_multistep_multivariate_windows_get_the_reshape_advice():
     series = np.random.RandomState(0).normal(size=(60, 2))
     X, y = make_windows(series, window=8, horizon=3)
     assert y.shape == (50, 3, 2)
-    reg = RNNRegressor("rnn", (3,), max_iter=2, random_state=0)
+    reg = RNNRegressor("rnn", (3,), max_iter=2, random_state=0, **PLAIN)
     with pytest.raises(ValueError, match=r"y.reshape\(len\(y\), -1\)"):
         reg.fit(X, y)
     with pytest.warns(ConvergenceWarning):

@@ -121,6 +121,8 @@ def test_divergence_is_detected_and_raised(solver, scale, kept):
         batch_size=40,  # one update an epoch: the first epoch completes
         max_iter=50,
         random_state=0,
+        early_stopping=False,  # one fit (a fold's divergence: test_epoch_cv)
+        linear_skip=0,  # its ridge start refuses such inputs before training
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no NumPy overflow noise
@@ -168,6 +170,9 @@ def _estimator_case(name):
     rng = np.random.RandomState(0)
     X = _seqs(rng)
     small = {"hidden_layer_sizes": (3, 2), "random_state": 0, "max_iter": 1}
+    # the regressor's network alone: the fixed skip gets no gradient by design
+    # (its own gradient is checked in test_linear_skip)
+    plain = {"early_stopping": False, "linear_skip": 0}
     sw = rng.uniform(0.5, 2.0, len(X))
     if name == "regressor":  # bidirectional, stacked, every dropout, L2
         est = RNNRegressor(
@@ -178,6 +183,7 @@ def _estimator_case(name):
             input_dropout=0.2,
             alpha=0.5,
             **small,
+            **plain,
         )
         return est, (X, rng.normal(size=len(X))), {"sample_weight": sw}
     if name == "multiclass":  # softmax log-loss, class weights, mean pooling
@@ -190,7 +196,12 @@ def _estimator_case(name):
         return est, (X, np.array(["a", "b", "b", "a", "a", "b"])), {}
     if name == "statal-sequences":  # per-step weights, standardised targets
         est = RNNRegressor(
-            cell="statal", n_states=2, return_sequences=True, alpha=0.3, **small
+            cell="statal",
+            n_states=2,
+            return_sequences=True,
+            alpha=0.3,
+            **small,
+            **plain,
         )
         y = [rng.normal(size=len(x)) for x in X]
         steps = [rng.uniform(0.5, 2.0, len(x)) for x in X]
@@ -207,6 +218,7 @@ def _estimator_case(name):
             alpha=0.3,
             random_state=0,
             max_iter=1,
+            **plain,
         )
         return est, (X, rng.normal(size=len(X))), {"sample_weight": sw}
     # the encoder-decoder: reconstruction of every step
