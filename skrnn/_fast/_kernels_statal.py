@@ -16,7 +16,7 @@ from ._kernels import (
 # keys them to it: tests/test_fast_path.py fails on any change there until the
 # digest is updated, and updating it changes this file, so no cached statal
 # kernel outlives the code it was compiled from.
-KERNELS_SHA256 = "fe9f631c862b06990cb77f79a6ef5c52e0e8a26072babac331d05f241d85b151"
+KERNELS_SHA256 = "3f2b88ed42e81a1864016a1116120b04b5fb6201b6a3a96050c4a0ed80200b76"
 
 # Conventions as in _kernels.py. The visible state h (T + 1, B, V) holds, per
 # row, the activations a (H values) and then the K states, one block of H each
