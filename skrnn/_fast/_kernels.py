@@ -20,7 +20,7 @@ __all__ = ["JIT", "previous_state_grad", "project_steps_into", "state_product", 
 # fail on any change there until it is updated, and updating it changes this
 # file, so no cached kernel outlives the code it was compiled from). The
 # kernels of _kernels_statal.py and _wavenet_kernels.py record this file's.
-PRIMITIVES_SHA256 = "333554d51c117f00a0adce3318e573f79c1a014c4b4d619ee6c621accaf1cdb6"
+PRIMITIVES_SHA256 = "a957a1e2529c0b9f4ef6d5ea424b349a29756066c4489c2c5798fc517fb250cc"
 
 # Conventions: every array is C-contiguous and spans the whole batch; a kernel
 # works on the rows [r0, r1) (one shard). ``valid`` (T, B) is False on padded

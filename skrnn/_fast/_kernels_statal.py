@@ -16,7 +16,7 @@ from ._kernels import (
 # keys them to it: tests/test_fast_path.py fails on any change there until the
 # digest is updated, and updating it changes this file, so no cached statal
 # kernel outlives the code it was compiled from.
-KERNELS_SHA256 = "3f2b88ed42e81a1864016a1116120b04b5fb6201b6a3a96050c4a0ed80200b76"
+KERNELS_SHA256 = "47d6e10df8357fe4a4e9ba3b26d101b45d2fefb90c877017bbbac9c9eff89d98"
 
 # Conventions as in _kernels.py. The visible state h (T + 1, B, V) holds, per
 # row, the activations a (H values) and then the K states, one block of H each

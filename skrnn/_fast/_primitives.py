@@ -145,26 +145,24 @@ def _masked_prev(h, t, mask, r0, r1, out):
 #: Most multiply-adds of one BLAS call in a loop over time: a per-step product
 #: is cut along its output columns into calls of at most this size, which
 #: OpenBLAS serves with its small-matrix kernels (no packing buffers). Measured
-#: on one core (float32): (64, 256) @ (256, 1024) ran at 26-32 GFLOP/s in one
-#: call and 72 in blocks of 64 columns; (16, 64) @ (64, 256), under the limit,
-#: at about 100 in one call.
+#: on one core (float32, GFLOP/s): (32, 128) @ (128, 512) 60 in one call, 95 in
+#: blocks of 128 columns; (64, 256) @ (256, 1024) 72 and 76 in blocks of 32.
 SMALL_GEMM = 2**19
 
-#: Fewest output columns of a block.
-MIN_BLOCK_COLS = 16
+#: Fewest output columns of a block: a product whose blocks would be narrower
+#: stays whole ((64, 1024) @ (1024, 256): 74 GFLOP/s whole, 57 in blocks of 16).
+MIN_BLOCK_COLS = 32
 
 
 @njit(**JIT)
 def gemm_blocks(a, b, c, alpha, beta):
     """``c = alpha a @ b + beta c`` (see ``_blas.gemm``), in column blocks of
-    at most :data:`SMALL_GEMM` multiply-adds."""
+    at most :data:`SMALL_GEMM` multiply-adds, 16 columns apiece."""
     per_col = max(1, a.shape[0] * a.shape[1])
     n = b.shape[1]
-    nb = n
-    if per_col * n > SMALL_GEMM:
-        nb = max(
-            MIN_BLOCK_COLS, SMALL_GEMM // per_col // MIN_BLOCK_COLS * MIN_BLOCK_COLS
-        )
+    nb = SMALL_GEMM // per_col // 16 * 16
+    if nb < MIN_BLOCK_COLS:
+        nb = n
     for j in range(0, n, nb):
         gemm(a, b[:, j : j + nb], c[:, j : j + nb], alpha, beta)
 
