@@ -15,7 +15,7 @@ import skrnn  # noqa: E402
 import skrnn._scan as scan  # noqa: E402
 from skrnn import _fast, _parallel  # noqa: E402
 from skrnn._cells import CELLS  # noqa: E402
-from skrnn._fast import _kernels, _kernels_statal  # noqa: E402
+from skrnn._fast import _kernels, _kernels_statal, _primitives  # noqa: E402
 from skrnn._recurrent import init_direction, make_cell  # noqa: E402
 from skrnn._scan import scan_backward, scan_forward  # noqa: E402
 
@@ -163,6 +163,14 @@ def test_statal_kernels_are_keyed_by_the_helpers_they_inline():
     # must follow every change there (update KERNELS_SHA256 to the new value)
     source = pathlib.Path(_kernels.__file__).read_bytes()
     assert _kernels_statal.KERNELS_SHA256 == hashlib.sha256(source).hexdigest()
+
+
+def test_kernels_are_keyed_by_the_primitives_they_inline():
+    # numba's cache sees only _kernels.py: its digest of _primitives.py must
+    # follow every change there (update PRIMITIVES_SHA256, then the digests of
+    # _kernels.py in _kernels_statal.py and _wavenet_kernels.py)
+    source = pathlib.Path(_primitives.__file__).read_bytes()
+    assert _kernels.PRIMITIVES_SHA256 == hashlib.sha256(source).hexdigest()
 
 
 def _ragged_data(n=40, seed=0):

@@ -1,147 +1,34 @@
-"""Compiled (numba) loops over time of the rnn, lstm and gru cells, with their tanh."""
-
-import math
+"""Compiled (numba) loops over time of the rnn, lstm and gru cells."""
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
+
+from ._primitives import (
+    JIT,
+    gemm_blocks,
+    previous_state_grad,
+    project_steps_into,
+    state_product,
+    tanh,
+)
+
+__all__ = ["JIT", "previous_state_grad", "project_steps_into", "state_product", "tanh"]
 
 # numba's on-disk cache (cache=True) is keyed by the source file of each
-# function and ignores changes in other modules, so a kernel and everything it
-# calls share one file: this one, or (the statal cell's) a file that records
-# this one's digest (_kernels_statal.KERNELS_SHA256).
-#
+# function and ignores changes in other modules: the kernels below inline the
+# tanh and the products of _primitives.py, whose digest this records (tests
+# fail on any change there until it is updated, and updating it changes this
+# file, so no cached kernel outlives the code it was compiled from). The
+# kernels of _kernels_statal.py and _wavenet_kernels.py record this file's.
+PRIMITIVES_SHA256 = "a957a1e2529c0b9f4ef6d5ea424b349a29756066c4489c2c5798fc517fb250cc"
+
 # Conventions: every array is C-contiguous and spans the whole batch; a kernel
 # works on the rows [r0, r1) (one shard). ``valid`` (T, B) is False on padded
 # steps; ``mask`` is the (B, V) recurrent dropout mask, or of shape (0, V) for
 # none; ``dY`` is (T, B, V), or of shape (0, B, V) for none. Constants are made
-# in the arrays' dtype so that float32 stays float32.
-
-JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-
-#: tanh(x) = x P(x^2) / Q(x^2) on [-TANH32_CLAMP, TANH32_CLAMP] (float32 only),
-#: coefficients fitted here (weighted least squares on the relative error,
-#: reweighted towards minimax). Evaluated in float32 on every 3rd float32 in
-#: [2^-20, 9.5]: at most 3.4e-7 absolute, 5.7 ulp; |tanh| <= 1 (clipped).
-#: tanh(9) rounds to 1 in float32.
-TANH32_P = (
-    1.0,
-    0.13381065428256989,
-    0.0034956338349729776,
-    2.060976294160355e-05,
-    1.3355475836362984e-08,
-)
-TANH32_Q = (
-    1.0,
-    0.46714380383491516,
-    0.02587716095149517,
-    0.0003285706334281713,
-    7.776918096169538e-07,
-)
-TANH32_CLAMP = 9.0
-
-
-def _tanh32(x):
-    """The rational float32 tanh: arithmetic only, so LLVM vectorises its loops
-    (and branch-free, for numba to inline it)."""
-    c = np.float32(TANH32_CLAMP)
-    x = max(min(x, c), -c)  # NaN stays NaN
-    s = x * x
-    p = np.float32(TANH32_P[4]) * s + np.float32(TANH32_P[3])
-    p = p * s + np.float32(TANH32_P[2])
-    p = p * s + np.float32(TANH32_P[1])
-    p = p * s + np.float32(TANH32_P[0])
-    q = np.float32(TANH32_Q[4]) * s + np.float32(TANH32_Q[3])
-    q = q * s + np.float32(TANH32_Q[2])
-    q = q * s + np.float32(TANH32_Q[1])
-    q = q * s + np.float32(TANH32_Q[0])
-    one = np.float32(1.0)
-    return max(min(x * p / q, one), -one)  # rounding near the clamp: |tanh| <= 1
-
-
-#: float64: tanh(a) = a + a^3 T(a^2) (its Taylor series to a^17) for a < 0.125,
-#: else e / (e + 2) with e = expm1(2a) = 2^k (expm1(r) + 1) - 1, r = 2a - k ln 2
-#: in [0, ln 2) (no cancellation), expm1(r) by its Taylor series to r^17.
-#: Arithmetic only, so vectorised; on every 97th float32 in [2^-30, 25] (and
-#: neighbours): at most 2.6 ulp from the exact tanh (libm's: 1; NumPy's: 1.2).
-TANH64_T = (
-    -0.3333333333333333,
-    0.13333333333333333,
-    -0.05396825396825397,
-    0.021869488536155203,
-    -0.008863235529902197,
-    0.003592128036572481,
-    -0.0014558343870513183,
-    0.000590027440945586,
-)
-EXPM1_C = (
-    1.0,
-    0.5,
-    0.16666666666666666,
-    0.041666666666666664,
-    0.008333333333333333,
-    0.001388888888888889,
-    0.0001984126984126984,
-    2.48015873015873e-05,
-    2.7557319223985893e-06,
-    2.755731922398589e-07,
-    2.505210838544172e-08,
-    2.08767569878681e-09,
-    1.6059043836821613e-10,
-    1.1470745597729725e-11,
-    7.647163731819816e-13,
-    4.779477332387385e-14,
-    2.8114572543455206e-15,
-)
-LN2_HI = float.fromhex("0x1.62e42fee00000p-1")  # k * LN2_HI is exact for k < 2^20
-LN2_LO = 1.9082149292705877e-10  # ln 2 - LN2_HI (computed in 40 digits)
-TANH64_CLAMP = 22.0  # tanh(22) rounds to 1 in float64
-
-
-def _tanh64(x):
-    """Accurate float64 tanh from arithmetic only (see :data:`TANH64_T`)."""
-    a = min(abs(x), TANH64_CLAMP)  # NaN stays NaN
-    y = a + a
-    k = np.floor(y * 1.4426950408889634)
-    r = (y - k * LN2_HI) - k * LN2_LO
-    c = EXPM1_C  # Horner, unrolled (a loop would index the tuple at run time)
-    p = c[16] * r + c[15]
-    p = ((((p * r + c[14]) * r + c[13]) * r + c[12]) * r + c[11]) * r + c[10]
-    p = ((((p * r + c[9]) * r + c[8]) * r + c[7]) * r + c[6]) * r + c[5]
-    p = ((((p * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
-    p = p * r
-    scale = np.int64((np.int64(k) + 1023) << 52).view(np.float64)  # 2^k
-    e = scale * p + (scale - 1.0)
-    t = e / (e + 2.0)
-    s = a * a
-    c = TANH64_T
-    q = (((c[7] * s + c[6]) * s + c[5]) * s + c[4]) * s + c[3]
-    q = ((q * s + c[2]) * s + c[1]) * s + c[0]
-    q = a + a * (s * q)
-    small = np.float64(a < 0.125)  # blend, not a branch: numba inlines it
-    return math.copysign(small * q + (1.0 - small) * t, x)
-
-
-def tanh(x):
-    """tanh in the kernels: vectorisable arithmetic, rational for float32."""
-    return np.tanh(x)
-
-
-@overload(tanh, inline="always", jit_options={"cache": True})
-def _tanh_overload(x):
-    # the implementations are plain functions, compiled (and inlined) here
-    return _tanh32 if x == types.float32 else _tanh64
-
-
-@njit(**JIT)
-def _masked_prev(h, t, mask, r0, r1, out):
-    """``out = h[t, r0:r1] * mask[r0:r1]`` (or a plain copy without a mask)."""
-    if mask.shape[0] == 0:
-        out[:, :] = h[t, r0:r1]
-        return
-    for b in range(r1 - r0):
-        for j in range(out.shape[1]):
-            out[b, j] = h[t, r0 + b, j] * mask[r0 + b, j]
+# in the arrays' dtype so that float32 stays float32. The recurrent product of
+# a step accumulates (BLAS beta = 1) into the rows of the buffer that already
+# hold the input projection, so a step allocates and copies nothing.
 
 
 # ---------------------------------------------------------------- Elman (rnn)
@@ -156,59 +43,22 @@ def rnn_forward(h, w_hh_t, valid, mask, relu, r0, r1):
     step ``t``. ``w_hh_t`` is ``weight_hh.T``, contiguous, of shape (V, V).
     """
     T, V = h.shape[0] - 1, h.shape[2]
-    n = r1 - r0
     zero = np.zeros(1, h.dtype)[0]
-    prev = np.empty((n, V), h.dtype)
-    hg = np.empty((n, V), h.dtype)
+    one = np.ones(1, h.dtype)
+    prev = np.empty((r1 - r0, V), h.dtype)
     for t in range(T):
-        _masked_prev(h, t, mask, r0, r1, prev)
-        np.dot(prev, w_hh_t, hg)
-        for b in range(n):
-            row = r0 + b
+        state_product(h, t, mask, r0, r1, prev, w_hh_t, h[t + 1, r0:r1], one)
+        for row in range(r0, r1):
+            out = h[t + 1, row]
             if not valid[t, row]:
-                h[t + 1, row] = h[t, row]
-                continue
-            out, hgb = h[t + 1, row], hg[b]
-            if relu:
+                out[:] = h[t, row]
+            elif relu:
                 for j in range(V):
-                    v = out[j] + hgb[j]
+                    v = out[j]
                     out[j] = zero if v < zero else v
             else:
                 for j in range(V):
-                    out[j] = tanh(out[j] + hgb[j])
-
-
-@njit(**JIT)
-def _project_steps(X, t0, m, r0, r1, w_ih_t, bias):
-    """Input projections of steps [t0, t0 + m) for rows [r0, r1), bias added:
-    ``(m * (r1 - r0), G)``, step after step."""
-    n, F = r1 - r0, X.shape[2]
-    xs = np.empty((m * n, F), X.dtype)
-    for s in range(m):
-        xs[s * n : (s + 1) * n] = X[t0 + s, r0:r1]
-    buf = np.dot(xs, w_ih_t)
-    for r in range(m * n):
-        for k in range(buf.shape[1]):
-            buf[r, k] += bias[k]
-    return buf
-
-
-@njit(**JIT)
-def _into_previous_state(d, w_hh, dh_rec, dst, i, t, carried, valid, mask, r0):
-    """The end of one reverse step for rows [r0, r0 + len(d)): store the gate
-    gradient rows ``d`` at ``dst[i]`` and send them through ``w_hh`` into
-    ``dh_rec``, the gradient of the previous state; a padded step passes
-    ``carried`` through unchanged, and the recurrent dropout ``mask`` scales
-    the rest."""
-    np.dot(d, w_hh, dh_rec)
-    for b in range(d.shape[0]):
-        row = r0 + b
-        dst[i, row] = d[b]
-        if not valid[t, row]:
-            dh_rec[b] = carried[b]
-        elif mask.shape[0] > 0:
-            for j in range(dh_rec.shape[1]):
-                dh_rec[b, j] *= mask[row, j]
+                    out[j] = tanh(out[j])
 
 
 @njit(**JIT)
@@ -221,12 +71,13 @@ def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
     """
     V = h.shape[2]
     n = r1 - r0
-    one = np.ones(1, h.dtype)[0]
-    zero = one - one
+    one = np.ones(1, h.dtype)
+    zeros = one - one
+    zero = zeros[0]
     has_dy = dY.shape[0] > 0
-    d = np.empty((n, V), h.dtype)
     dh = np.empty((n, V), h.dtype)
     for t in range(s1 - 1, s0 - 1, -1):
+        d = dg[t - s0, r0:r1]
         for b in range(n):
             row = r0 + b
             for j in range(V):
@@ -240,8 +91,8 @@ def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
                     d[b, j] = g if h[t + 1, row, j] > zero else zero
                 else:
                     y = h[t + 1, row, j]
-                    d[b, j] = (one - y * y) * g
-        _into_previous_state(d, w_hh, dh_rec, dg, t - s0, t, dh, valid, mask, r0)
+                    d[b, j] = (one[0] - y * y) * g
+        previous_state_grad(d, w_hh, dh_rec, zeros, dh, t, valid, mask, r0, one)
 
 
 # ---------------------------------------------------------------- LSTM
@@ -251,25 +102,31 @@ def rnn_backward(h, dg, s0, s1, w_hh, dY, dh_rec, valid, mask, relu, r0, r1):
 
 
 @njit(**JIT)
-def _lstm_step(g, g0, hg, h, c, t, valid, r0, n):
-    """One step for rows [r0, r0 + n): activate the gate rows ``g[g0 + b]`` in
-    place (with ``hg`` added) and write ``c[t + 1]`` and ``h[t + 1]``."""
+def _lstm_scales(H, dtype_of):
+    """Per gate column, ``(scale, shift)`` of its activation ``tanh(x) scale +
+    shift``: 0.5 and 0.5 (sigmoid) for i, f, o, 1 and 0 (tanh) for g. One loop
+    over the row with these runs 3.5x faster than one loop per gate block."""
+    scale = np.full(4 * H, 0.5, dtype_of.dtype)
+    shift = scale.copy()
+    scale[2 * H : 3 * H] = 1
+    shift[2 * H : 3 * H] = 0
+    return scale, shift
+
+
+@njit(**JIT)
+def _lstm_step(g, scale, shift, h, c, t, valid, r0):
+    """One step for rows [r0, r0 + len(g)): activate the pre-activation rows
+    ``g`` (n, 4H) in place and write ``c[t + 1]`` and ``h[t + 1]``."""
     H = c.shape[2]
-    half = np.full(1, 0.5, h.dtype)[0]
-    for b in range(n):
-        row, gr = r0 + b, g0 + b
+    for b in range(g.shape[0]):
+        row = r0 + b
         if not valid[t, row]:
             h[t + 1, row] = h[t, row]
             c[t + 1, row] = c[t, row]
             continue
-        # fixed blocks of one row, each a loop LLVM can vectorise
-        gi, hgi = g[gr], hg[b]
-        for k in range(2 * H):  # i, f
-            gi[k] = tanh(gi[k] + hgi[k]) * half + half
-        for k in range(2 * H, 3 * H):  # g
-            gi[k] = tanh(gi[k] + hgi[k])
-        for k in range(3 * H, 4 * H):  # o
-            gi[k] = tanh(gi[k] + hgi[k]) * half + half
+        gi = g[b]
+        for k in range(4 * H):
+            gi[k] = tanh(gi[k]) * scale[k] + shift[k]
         c_prev, c_new, h_new = c[t, row], c[t + 1, row], h[t + 1, row]
         for j in range(H):
             cc = gi[H + j] * c_prev[j] + gi[j] * gi[2 * H + j]
@@ -286,13 +143,13 @@ def lstm_forward(gates, h, c, w_hh_t, valid, mask, r0, r1):
     activated gates and ``h``, ``c`` (T + 1, B, H) every step's state.
     ``w_hh_t`` (H, 4H) is the (halved) ``weight_hh.T``, contiguous.
     """
-    n, GH = r1 - r0, gates.shape[2]
-    prev = np.empty((n, h.shape[2]), h.dtype)
-    hg = np.empty((n, GH), h.dtype)
+    one = np.ones(1, h.dtype)
+    scale, shift = _lstm_scales(h.shape[2], one)
+    prev = np.empty((r1 - r0, h.shape[2]), h.dtype)
     for t in range(gates.shape[0]):
-        _masked_prev(h, t, mask, r0, r1, prev)
-        np.dot(prev, w_hh_t, hg)
-        _lstm_step(gates[t], r0, hg, h, c, t, valid, r0, n)
+        g = gates[t, r0:r1]
+        state_product(h, t, mask, r0, r1, prev, w_hh_t, g, one)
+        _lstm_step(g, scale, shift, h, c, t, valid, r0)
 
 
 @njit(**JIT)
@@ -302,18 +159,20 @@ def lstm_predict(X, w_ih_t, bias, chunk, h, c, w_hh_t, valid, mask, r0, r1):
     Projects the inputs ``X`` (T, B, F) of ``chunk`` steps at a time with
     ``w_ih_t`` (F, 4H) and ``bias`` (4H,) into a small buffer.
     """
-    T = X.shape[0]
+    T, F = X.shape[0], X.shape[2]
     n, GH = r1 - r0, w_hh_t.shape[1]
+    one = np.ones(1, h.dtype)
+    scale, shift = _lstm_scales(h.shape[2], one)
     prev = np.empty((n, h.shape[2]), h.dtype)
-    hg = np.empty((n, GH), h.dtype)
+    xs = np.empty((chunk * n, F), h.dtype)
+    buf = np.empty((chunk * n, GH), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
-        buf = _project_steps(X, t0, m, r0, r1, w_ih_t, bias)
+        project_steps_into(X, t0, m, r0, r1, w_ih_t, bias, xs, buf, one)
         for s in range(m):
-            t = t0 + s
-            _masked_prev(h, t, mask, r0, r1, prev)
-            np.dot(prev, w_hh_t, hg)
-            _lstm_step(buf, s * n, hg, h, c, t, valid, r0, n)
+            g = buf[s * n : (s + 1) * n]
+            state_product(h, t0 + s, mask, r0, r1, prev, w_hh_t, g, one)
+            _lstm_step(g, scale, shift, h, c, t0 + s, valid, r0)
 
 
 @njit(**JIT)
@@ -327,37 +186,36 @@ def lstm_backward(gates, c, s0, s1, w_hh, dY, dh_rec, dc, valid, mask, r0, r1):
     """
     H = c.shape[2]
     n = r1 - r0
-    one = np.ones(1, c.dtype)[0]
-    zero = one - one
+    ones = np.ones(1, c.dtype)
+    zeros = ones - ones
+    one, zero = ones[0], zeros[0]
     has_dy = dY.shape[0] > 0
-    d = np.empty((n, 4 * H), c.dtype)
     keep = np.empty((n, H), c.dtype)
     for t in range(s1 - 1, s0 - 1, -1):
         for b in range(n):
             row = r0 + b
+            d = gates[t, row]  # each j reads its four gates, then overwrites them
             if not valid[t, row]:
                 for j in range(H):
                     g = dh_rec[b, j]
                     keep[b, j] = g + dY[t, row, j] if has_dy else g
-                d[b] = zero
+                d[:] = zero
                 continue
             for j in range(H):
                 dh = dh_rec[b, j]
                 if has_dy:
                     dh = dh + dY[t, row, j]
-                i = gates[t, row, j]
-                f = gates[t, row, H + j]
-                gg = gates[t, row, 2 * H + j]
-                o = gates[t, row, 3 * H + j]
+                i, f, gg, o = d[j], d[H + j], d[2 * H + j], d[3 * H + j]
                 tc = tanh(c[t + 1, row, j])
                 dcv = dc[b, j] + ((one - tc * tc) * o) * dh
-                d[b, 3 * H + j] = ((o * (one - o)) * tc) * dh
-                d[b, 2 * H + j] = ((one - gg * gg) * i) * dcv
-                d[b, j] = ((i * (one - i)) * gg) * dcv
+                d[3 * H + j] = ((o * (one - o)) * tc) * dh
+                d[2 * H + j] = ((one - gg * gg) * i) * dcv
+                d[j] = ((i * (one - i)) * gg) * dcv
                 dcp = dcv * f
-                d[b, H + j] = (dcp * (one - f)) * c[t, row, j]
+                d[H + j] = (dcp * (one - f)) * c[t, row, j]
                 dc[b, j] = dcp
-        _into_previous_state(d, w_hh, dh_rec, gates, t, t, keep, valid, mask, r0)
+        d = gates[t, r0:r1]
+        previous_state_grad(d, w_hh, dh_rec, zeros, keep, t, valid, mask, r0, ones)
 
 
 # ---------------------------------------------------------------- GRU
@@ -366,25 +224,41 @@ def lstm_backward(gates, c, s0, s1, w_hh, dY, dh_rec, dc, valid, mask, r0, r1):
 
 
 @njit(**JIT)
-def _gru_step(g, g0, hg, b_hn, hn, n0, h, t, valid, r0, n):
-    """One step for rows [r0, r0 + n): the gate rows ``g[g0 + b]`` become the
-    activated (r, z, n), ``hn[n0 + b]`` the hidden candidate projection (with
-    ``b_hn``), and ``h[t + 1]`` the new state."""
+def _gru_step(g, p, h, t, valid, r0):
+    """One step for rows [r0, r0 + len(g)): the pre-activation rows ``g``
+    (n, 3H) become the activated (r, z, n), given ``p`` (n, H), the hidden
+    candidate projection (with ``b_hn``); writes ``h[t + 1]``."""
     H = h.shape[2]
     half = np.full(1, 0.5, h.dtype)[0]
-    for b in range(n):
-        row, gr, nr = r0 + b, g0 + b, n0 + b
+    for b in range(g.shape[0]):
+        row = r0 + b
         if not valid[t, row]:
             h[t + 1, row] = h[t, row]
             continue
+        gb, pb, h_prev, h_new = g[b], p[b], h[t, row], h[t + 1, row]
         for k in range(2 * H):
-            g[gr, k] = tanh((g[gr, k] + hg[b, k]) * half) * half + half
+            gb[k] = tanh(gb[k] * half) * half + half
+        # one view per gate: indexing one row at offsets kept this loop scalar
+        # (24x slower)
+        r, z, v = gb[:H], gb[H : 2 * H], gb[2 * H :]
         for j in range(H):
-            p = hg[b, 2 * H + j] + b_hn[j]
-            hn[nr, j] = p
-            v = tanh(g[gr, 2 * H + j] + g[gr, j] * p)
-            g[gr, 2 * H + j] = v
-            h[t + 1, row, j] = (h[t, row, j] - v) * g[gr, H + j] + v
+            n = tanh(v[j] + r[j] * pb[j])
+            v[j] = n
+            h_new[j] = (h_prev[j] - n) * z[j] + n
+
+
+@njit(**JIT)
+def _gru_products(h, t, mask, r0, r1, prev, w_hh_t, b_hn, g, p, one):
+    """The recurrent products of one step: ``g[:, :2H] += h w_rz`` and
+    ``p = h w_n + b_hn`` (``h`` the state of step ``t``, through ``mask``)."""
+    H = p.shape[1]
+    for b in range(p.shape[0]):
+        p[b] = b_hn
+    state_product(h, t, mask, r0, r1, prev, w_hh_t[:, : 2 * H], g[:, : 2 * H], one)
+    if mask.shape[0] == 0:
+        gemm_blocks(h[t, r0:r1], w_hh_t[:, 2 * H :], p, one, one)
+    else:  # state_product left the masked state in prev
+        gemm_blocks(prev, w_hh_t[:, 2 * H :], p, one, one)
 
 
 @njit(**JIT)
@@ -396,13 +270,12 @@ def gru_forward(gates, hn, h, w_hh_t, b_hn, valid, mask, r0, r1):
     gates, ``hn`` (T, B, H) the hidden candidate projections and ``h`` (T + 1,
     B, H) every step's state. ``w_hh_t`` (H, 3H) is ``weight_hh.T``, contiguous.
     """
-    n, GH = r1 - r0, gates.shape[2]
-    prev = np.empty((n, h.shape[2]), h.dtype)
-    hg = np.empty((n, GH), h.dtype)
+    one = np.ones(1, h.dtype)
+    prev = np.empty((r1 - r0, h.shape[2]), h.dtype)
     for t in range(gates.shape[0]):
-        _masked_prev(h, t, mask, r0, r1, prev)
-        np.dot(prev, w_hh_t, hg)
-        _gru_step(gates[t], r0, hg, b_hn, hn[t], r0, h, t, valid, r0, n)
+        g, p = gates[t, r0:r1], hn[t, r0:r1]
+        _gru_products(h, t, mask, r0, r1, prev, w_hh_t, b_hn, g, p, one)
+        _gru_step(g, p, h, t, valid, r0)
 
 
 @njit(**JIT)
@@ -412,19 +285,40 @@ def gru_predict(X, w_ih_t, bias, chunk, h, w_hh_t, b_hn, valid, mask, r0, r1):
     Projects the inputs ``X`` (T, B, F) of ``chunk`` steps at a time with
     ``w_ih_t`` (F, 3H) and ``bias`` (3H,) into a small buffer.
     """
-    T, H = X.shape[0], h.shape[2]
+    T, F, H = X.shape[0], X.shape[2], h.shape[2]
     n, GH = r1 - r0, w_hh_t.shape[1]
+    one = np.ones(1, h.dtype)
     prev = np.empty((n, H), h.dtype)
-    hg = np.empty((n, GH), h.dtype)
-    hn = np.empty((n, H), h.dtype)
+    p = np.empty((n, H), h.dtype)
+    xs = np.empty((chunk * n, F), h.dtype)
+    buf = np.empty((chunk * n, GH), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
-        buf = _project_steps(X, t0, m, r0, r1, w_ih_t, bias)
+        project_steps_into(X, t0, m, r0, r1, w_ih_t, bias, xs, buf, one)
         for s in range(m):
-            t = t0 + s
-            _masked_prev(h, t, mask, r0, r1, prev)
-            np.dot(prev, w_hh_t, hg)
-            _gru_step(buf, s * n, hg, b_hn, hn, 0, h, t, valid, r0, n)
+            g = buf[s * n : (s + 1) * n]
+            _gru_products(h, t0 + s, mask, r0, r1, prev, w_hh_t, b_hn, g, p, one)
+            _gru_step(g, p, h, t0 + s, valid, r0)
+
+
+@njit(**JIT)
+def _gru_grads(gb, pb, h_prev, dh, direct):
+    """One valid row of one reverse step: the activated gates ``gb`` (3H,)
+    become the gradients of (r, z) pre-activations and of the candidate ``dn``,
+    the projection ``pb`` (H,) becomes ``r dn``; ``direct`` (H,) gets ``dh z``."""
+    H = pb.shape[0]
+    one = np.ones(1, gb.dtype)[0]
+    r, z, v = gb[:H], gb[H : 2 * H], gb[2 * H :]
+    for j in range(H):
+        rj, zj, vj = r[j], z[j], v[j]
+        g = dh[j]
+        omz = one - zj
+        dn = ((one - vj * vj) * omz) * g
+        z[j] = (((h_prev[j] - vj) * g) * zj) * omz
+        r[j] = ((rj * (one - rj)) * pb[j]) * dn
+        v[j] = dn
+        pb[j] = dn * rj
+        direct[j] = g * zj
 
 
 @njit(**JIT)
@@ -439,11 +333,9 @@ def gru_backward(gates, hn, h, s0, s1, w_hh, dY, dh_rec, valid, mask, r0, r1):
     """
     H = h.shape[2]
     n = r1 - r0
-    one = np.ones(1, h.dtype)[0]
-    zero = one - one
+    one = np.ones(1, h.dtype)
+    zero = one[0] - one[0]
     has_dy = dY.shape[0] > 0
-    has_mask = mask.shape[0] > 0
-    dhg = np.empty((n, 3 * H), h.dtype)
     dh = np.empty((n, H), h.dtype)
     direct = np.empty((n, H), h.dtype)
     for t in range(s1 - 1, s0 - 1, -1):
@@ -452,32 +344,16 @@ def gru_backward(gates, hn, h, s0, s1, w_hh, dY, dh_rec, valid, mask, r0, r1):
             for j in range(H):
                 g = dh_rec[b, j]
                 dh[b, j] = g + dY[t, row, j] if has_dy else g
-            if not valid[t, row]:
-                dhg[b] = zero
-                continue
-            for j in range(H):
-                r = gates[t, row, j]
-                z = gates[t, row, H + j]
-                v = gates[t, row, 2 * H + j]
-                g = dh[b, j]
-                omz = one - z
-                dn = ((one - v * v) * omz) * g
-                dhg[b, H + j] = (((h[t, row, j] - v) * g) * z) * omz
-                dhg[b, 2 * H + j] = dn * r
-                dhg[b, j] = ((r * (one - r)) * hn[t, row, j]) * dn
-                direct[b, j] = g * z
-                gates[t, row, 2 * H + j] = dn
-        np.dot(dhg, w_hh, dh_rec)
-        for b in range(n):
-            row = r0 + b
-            if not valid[t, row]:
+            if valid[t, row]:
+                _gru_grads(gates[t, row], hn[t, row], h[t, row], dh[b], direct[b])
+            else:
                 gates[t, row] = zero
                 hn[t, row] = zero
-                dh_rec[b] = dh[b]
-                continue
-            gates[t, row, : 2 * H] = dhg[b, : 2 * H]
-            hn[t, row] = dhg[b, 2 * H :]
-            for j in range(H):
-                if has_mask:
-                    dh_rec[b, j] *= mask[row, j]
-                dh_rec[b, j] += direct[b, j]
+                direct[b] = zero
+        # dh_rec = [dr, dz, r dn] @ w_hh: the gate rows, then the candidate's
+        gemm_blocks(hn[t, r0:r1], w_hh[2 * H :], dh_rec, one, one - one)
+        d = gates[t, r0:r1, : 2 * H]
+        previous_state_grad(d, w_hh[: 2 * H], dh_rec, one, dh, t, valid, mask, r0, one)
+        for b in range(n):
+            if valid[t, r0 + b]:
+                dh_rec[b] += direct[b]

@@ -3,14 +3,20 @@
 import numpy as np
 from numba import njit
 
-from ._kernels import JIT, _into_previous_state, _masked_prev, _project_steps, tanh
+from ._kernels import (
+    JIT,
+    previous_state_grad,
+    project_steps_into,
+    state_product,
+    tanh,
+)
 
 # numba's on-disk cache checks the source of this file only, while the kernels
 # below inline the tanh and the helpers of _kernels.py. This digest of that file
 # keys them to it: tests/test_fast_path.py fails on any change there until the
 # digest is updated, and updating it changes this file, so no cached statal
 # kernel outlives the code it was compiled from.
-KERNELS_SHA256 = "510359482b6fdb9ee0a1e56411f2c4569c05d635b7b6434bfcd4a3cf1175e21b"
+KERNELS_SHA256 = "47d6e10df8357fe4a4e9ba3b26d101b45d2fefb90c877017bbbac9c9eff89d98"
 
 # Conventions as in _kernels.py. The visible state h (T + 1, B, V) holds, per
 # row, the activations a (H values) and then the K states, one block of H each
@@ -19,20 +25,20 @@ KERNELS_SHA256 = "510359482b6fdb9ee0a1e56411f2c4569c05d635b7b6434bfcd4a3cf1175e2
 
 
 @njit(**JIT)
-def _statal_step(g, g0, hg, h, rho, t, valid, r0, n):
-    """One step for rows [r0, r0 + n): the gate rows ``g[g0 + b]`` (with ``hg``
-    added) become the activations a, and ``h[t + 1]`` the new state."""
+def _statal_step(g, h, rho, t, valid, r0):
+    """One step for rows [r0, r0 + len(g)): the pre-activation rows ``g``
+    (n, H) become the activations a, and ``h[t + 1]`` the new state."""
     H = g.shape[1]
     half = np.full(1, 0.5, h.dtype)[0]
     one = half + half
-    for b in range(n):
-        row, gr = r0 + b, g0 + b
+    for b in range(g.shape[0]):
+        row = r0 + b
         if not valid[t, row]:
             h[t + 1, row] = h[t, row]
             continue
-        a, hgb, new = g[gr], hg[b], h[t + 1, row]
+        a, new = g[b], h[t + 1, row]
         for j in range(H):
-            v = tanh((a[j] + hgb[j]) * half) * half + half
+            v = tanh(a[j] * half) * half + half
             a[j] = v
             new[j] = v
         for k in range(rho.shape[0]):
@@ -53,13 +59,12 @@ def statal_forward(gates, h, w_hh_t, rho, valid, mask, r0, r1):
     bias and ``h[0]`` the initial state; on exit ``gates`` holds the activations
     and ``h`` every step's state. ``w_hh_t`` (V, H) is ``weight_hh.T``, contiguous.
     """
-    n, H = r1 - r0, gates.shape[2]
-    prev = np.empty((n, h.shape[2]), h.dtype)
-    hg = np.empty((n, H), h.dtype)
+    one = np.ones(1, h.dtype)
+    prev = np.empty((r1 - r0, h.shape[2]), h.dtype)
     for t in range(gates.shape[0]):
-        _masked_prev(h, t, mask, r0, r1, prev)
-        np.dot(prev, w_hh_t, hg)
-        _statal_step(gates[t], r0, hg, h, rho, t, valid, r0, n)
+        g = gates[t, r0:r1]
+        state_product(h, t, mask, r0, r1, prev, w_hh_t, g, one)
+        _statal_step(g, h, rho, t, valid, r0)
 
 
 @njit(**JIT)
@@ -69,18 +74,19 @@ def statal_predict(X, w_ih_t, bias, chunk, h, w_hh_t, rho, valid, mask, r0, r1):
     Projects the inputs ``X`` (T, B, F) of ``chunk`` steps at a time with
     ``w_ih_t`` (F, H) and ``bias`` (H,) into a small buffer.
     """
-    T = X.shape[0]
+    T, F = X.shape[0], X.shape[2]
     n, H = r1 - r0, w_hh_t.shape[1]
+    one = np.ones(1, h.dtype)
     prev = np.empty((n, h.shape[2]), h.dtype)
-    hg = np.empty((n, H), h.dtype)
+    xs = np.empty((chunk * n, F), h.dtype)
+    buf = np.empty((chunk * n, H), h.dtype)
     for t0 in range(0, T, chunk):
         m = min(chunk, T - t0)
-        buf = _project_steps(X, t0, m, r0, r1, w_ih_t, bias)
+        project_steps_into(X, t0, m, r0, r1, w_ih_t, bias, xs, buf, one)
         for s in range(m):
-            t = t0 + s
-            _masked_prev(h, t, mask, r0, r1, prev)
-            np.dot(prev, w_hh_t, hg)
-            _statal_step(buf, s * n, hg, h, rho, t, valid, r0, n)
+            g = buf[s * n : (s + 1) * n]
+            state_product(h, t0 + s, mask, r0, r1, prev, w_hh_t, g, one)
+            _statal_step(g, h, rho, t0 + s, valid, r0)
 
 
 @njit(**JIT)
@@ -120,7 +126,9 @@ def statal_backward(gates, h, s0, s1, w_hh, rho, dY, dh_rec, valid, mask, r0, r1
     """
     H, V = gates.shape[2], h.shape[2]
     n = r1 - r0
-    zero = np.zeros(1, h.dtype)[0]
+    one = np.ones(1, h.dtype)
+    zeros = one - one
+    zero = zeros[0]
     has_dy = dY.shape[0] > 0
     d = np.empty((n, H), h.dtype)
     dh = np.empty((n, V), h.dtype)
@@ -135,7 +143,8 @@ def statal_backward(gates, h, s0, s1, w_hh, rho, dY, dh_rec, valid, mask, r0, r1
                 _statal_grads(gates[t, row], h[t, row], dh[b], rho, d[b], direct[b])
             else:
                 d[b] = zero
-        _into_previous_state(d, w_hh, dh_rec, gates, t, t, dh, valid, mask, r0)
+        gates[t, r0:r1] = d
+        previous_state_grad(d, w_hh, dh_rec, zeros, dh, t, valid, mask, r0, one)
         for b in range(n):
             if valid[t, r0 + b]:
                 for j in range(H, V):
