@@ -17,7 +17,7 @@ from ._data import (
     to_patches,
     validate_sequence_data,
 )
-from ._epoch_cv import choose_epochs, cv_folds, fold_curves
+from ._epoch_cv import choose_by_folds, cv_folds
 from ._fitted import FittedNetwork
 from ._level import LocalLevelMixin
 from ._network import Architecture
@@ -306,22 +306,20 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         if hyper.early_stopping and not incremental:
             data, val = self._split_validation(data)
             score_fn = self._make_score_fn(val)
+        self.state_dict_ = self._as_dtype(X3.dtype)
+        folds = self._epoch_folds(data, reset, incremental)
+        if folds:  # the epoch count, and whether to keep the linear skip
+            n_epochs, scores = choose_by_folds(self, data, hyper, folds)
+            hyper = dataclasses.replace(hyper, max_iter=n_epochs, fixed_epochs=True)
         skip = reset and getattr(self, "linear_skip_", 0)
         if skip:
             self._start_skip(data)  # the ridge part, on the training split
-        self.state_dict_ = self._as_dtype(X3.dtype)
         state = self._train_state
         state.params = self.state_dict_
+        if folds:
+            state.validation_scores = scores
         if score_fn is not None:
             _start_early_stopping(state, score_fn, skip)
-        folds = self._epoch_folds(data, reset, incremental)
-        if folds:
-            curves = fold_curves(
-                self, data, hyper, folds, state.params, self._random_state
-            )
-            n_epochs, mean = choose_epochs(curves)
-            state.validation_scores = [float(v) for v in mean]
-            hyper = dataclasses.replace(hyper, max_iter=n_epochs, fixed_epochs=True)
         state.no_improvement_count = 0
         try:
             train(

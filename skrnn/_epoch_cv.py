@@ -31,6 +31,7 @@ __all__ = [
     "AUTO_FOLDS",
     "AUTO_MAX_SAMPLES",
     "CV_EARLY_STOPPING",
+    "choose_by_folds",
     "choose_epochs",
     "cv_folds",
     "fold_curves",
@@ -92,8 +93,37 @@ def cv_folds(early_stopping, n_samples, row_weights):
     return folds
 
 
-def fold_curves(estimator, data, hyper, folds, start, rng):
+def choose_by_folds(estimator, data, hyper, folds):
+    """``(epoch count, mean fold score per epoch)`` of the best start.
+
+    The estimator's ``state_dict_`` holds the initial weights. With
+    ``linear_skip="auto"``, the folds also try the network alone (the skip at
+    zero, the head as drawn); if it scores better the skip is dropped
+    (``linear_skip_ = 0``). On a tie the skip stays; an explicit
+    ``linear_skip`` always does.
+    """
+    start, rng = estimator.state_dict_, estimator._random_state
+    best = None
+    has_skip = bool(getattr(estimator, "linear_skip_", 0))
+    both = has_skip and estimator.linear_skip == "auto"
+    for skip in (True, False) if both else (has_skip,):
+        curves = fold_curves(estimator, data, hyper, folds, start, rng, skip)
+        n_epochs, mean = choose_epochs(curves)
+        if best is None or mean[n_epochs] > best[1][best[0]]:
+            best = (n_epochs, mean, skip)
+    n_epochs, mean, skip = best
+    if has_skip and not skip:
+        estimator.linear_skip_ = 0
+        del estimator.state_dict_["skip.weight"]
+    return n_epochs, [float(v) for v in mean]
+
+
+def fold_curves(estimator, data, hyper, folds, start, rng, skip):
     """Scores after each epoch (epoch 0: ``start``), one row per fold.
+
+    With ``skip`` each fold starts from the linear skip's ridge solved on its
+    training part; without, from ``start`` as it is (a skip at zero adds
+    nothing and, being fixed, stays there).
 
     Each fold trains a copy of ``start`` on the other folds with the held-out
     plateau rule of ``early_stopping=True``, drawing from a copy of ``rng`` (which
@@ -106,7 +136,7 @@ def fold_curves(estimator, data, hyper, folds, start, rng):
     for row, (tr, va) in zip(curves, folds, strict=True):
         train_part, val = data.take(tr), data.take(va)
         params = copy.deepcopy(start)
-        if getattr(estimator, "linear_skip_", 0):
+        if skip:
             estimator._start_skip(train_part, params)
         score = estimator._make_score_fn(val)
         state = TrainState(params)

@@ -9,6 +9,7 @@ from sklearn.metrics import r2_score
 from skrnn import DivergenceError, RNNRegressor, persistence
 from skrnn._epoch_cv import AUTO_FOLDS, AUTO_MAX_SAMPLES, choose_epochs, cv_folds
 from skrnn._linear_skip import RIDGE_ALPHAS
+from skrnn.datasets import make_adding_problem
 from skrnn.preprocessing import make_windows
 
 SMALL = {"hidden_layer_sizes": (4,), "max_iter": 8, "random_state": 0}
@@ -62,7 +63,7 @@ def test_choose_epochs_takes_the_best_mean_and_the_fewer_epochs_on_a_tie():
 
 def test_epoch_zero_is_the_ridge_start_scored_on_each_fold():
     X, y = _windows()
-    reg = RNNRegressor(early_stopping=4, **SMALL).fit(X, y)
+    reg = RNNRegressor(early_stopping=4, linear_skip=X.shape[1], **SMALL).fit(X, y)
     k = reg.linear_skip_
     assert k == X.shape[1]
     lags = X[:, -k:, 0]
@@ -81,9 +82,10 @@ def test_epoch_zero_is_the_ridge_start_scored_on_each_fold():
 def test_the_model_is_a_plain_fit_for_the_chosen_epochs():
     X, y = _windows(seed=1)
     X = X + np.sin(np.arange(X.shape[1]))[None, :, None]  # a pattern to learn
-    cv = RNNRegressor(early_stopping=3, **SMALL).fit(X, y)
+    cv = RNNRegressor(early_stopping=3, linear_skip=6, **SMALL).fit(X, y)
     assert cv.n_iter_ > 0
     plain = RNNRegressor(
+        linear_skip=6,
         early_stopping=False,
         tol=0.0,
         n_iter_no_change=10**6,
@@ -165,3 +167,17 @@ def test_zero_epochs_keeps_the_ridge_start_and_round_trips(tmp_path):
     path = tmp_path / "ridge.skrnn"
     persistence.save(reg, path)
     assert_array_equal(persistence.load(path).predict(X), reg.predict(X))
+
+
+def test_auto_skip_is_kept_or_dropped_by_the_folds():
+    """The adding problem (a product of two inputs) is no linear model: there
+    the network alone scores better on the folds and the skip is dropped; an
+    AR(2) series keeps it."""
+    X, y = make_adding_problem(60, 6, random_state=0)
+    params = {**SMALL, "hidden_layer_sizes": (8,), "max_iter": 60}
+    auto = RNNRegressor(**params).fit(X, y)
+    kept = RNNRegressor(**params, linear_skip=6).fit(X, y)
+    assert auto.linear_skip_ == 0 and "skip.weight" not in auto.state_dict_
+    assert max(auto.validation_scores_) > max(kept.validation_scores_)
+    Xa, ya = _windows()
+    assert RNNRegressor(**params).fit(Xa, ya).linear_skip_ == Xa.shape[1]
