@@ -274,7 +274,9 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
 
     The backward pass consumes ``cache``: its gate buffer is overwritten, step by
     step, with the gradient of the gate pre-activations (so BPTT keeps one such
-    buffer, not two). Run :func:`scan_forward` again to backpropagate twice.
+    buffer, not two; the NumPy loop writes step ``t``'s over the consumed gates
+    of step ``t + 1``, so the cell reads and writes distinct rows). Run
+    :func:`scan_forward` again to backpropagate twice.
     Where the gate buffer is the output buffer (``cell.gates_in_output``), the
     gradients go into a buffer of :func:`grad_chunk` steps instead, and the
     weight gradients are summed one such chunk of steps at a time.
