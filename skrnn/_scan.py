@@ -132,11 +132,7 @@ def scan_forward(
     w_ih, w_hh_fwd, bias = cell.forward_weights(w_ih, w_hh, bias, H)
     fast = kernels_for(cell, X.dtype)
     project = _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast)
-    for name in ("h", *cell.hidden_carries):
-        if carry0 is None or carry0.get(name) is None:
-            cache[name][0] = 0
-        else:
-            cache[name][0] = carry0[name]
+    _initial_carries(cell, cache, carry0)
     names = tuple(cache)
     # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
     w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
@@ -152,6 +148,15 @@ def scan_forward(
         fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask
     )
     return cache
+
+
+def _initial_carries(cell, cache, carry0):
+    """Write the initial state (zeros where ``carry0`` gives none) at step 0."""
+    for name in ("h", *cell.hidden_carries):
+        if carry0 is None or carry0.get(name) is None:
+            cache[name][0] = 0
+        else:
+            cache[name][0] = carry0[name]
 
 
 def _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hidden):
@@ -272,14 +277,11 @@ def _reverse_step(cell, cache, w_hh, hh_only, dY):
 def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     """Backpropagate through one direction of a recurrent layer.
 
-    The backward pass consumes ``cache``: its gate buffer is overwritten, step by
-    step, with the gradient of the gate pre-activations (so BPTT keeps one such
-    buffer, not two; the NumPy loop writes step ``t``'s over the consumed gates
-    of step ``t + 1``, so the cell reads and writes distinct rows). Run
-    :func:`scan_forward` again to backpropagate twice.
-    Where the gate buffer is the output buffer (``cell.gates_in_output``), the
-    gradients go into a buffer of :func:`grad_chunk` steps instead, and the
-    weight gradients are summed one such chunk of steps at a time.
+    The backward pass consumes ``cache``: its gate buffer is overwritten with
+    the gradient of the gate pre-activations (BPTT keeps one such buffer, not
+    two; see :func:`_gradient_rows`). Run :func:`scan_forward` again to
+    backpropagate twice. The weight gradients are summed one chunk of
+    :func:`grad_chunk` steps at a time.
 
     Parameters
     ----------

@@ -53,19 +53,22 @@ def forward_rows(cell, cache, project, w_hh_t, b_hidden, pad, rec_mask):
     # are the next one's previous carries)
     prev = {name: cache[name][0] for name in carries}
     out, saved = {}, {}
+    carry_rows = [(name, cache[name]) for name in carries]
+    saved_rows = [(name, cache[name]) for name in cell.saved]
+    forward = cell.forward
     for t0, t1, gates in gate_chunks(cache, project, GH):
         for t in range(t0, t1):
-            for name in carries:
-                out[name] = cache[name][t + 1]
-            for name in cell.saved:
-                saved[name] = cache[name][t]
+            for name, rows in carry_rows:
+                out[name] = rows[t + 1]
+            for name, rows in saved_rows:
+                saved[name] = rows[t]
             h_prev = prev["h"]
             if rec_mask is not None:
                 h_prev = np.multiply(h_prev, rec_mask, out=h_in)
             np.dot(h_prev, w_hh_t, out=hg)
             if hg_hidden is not None:
                 np.add(hg_hidden, b_hidden, out=hg_hidden)
-            cell.forward(gates[t - t0], hg, prev, out, saved, scratch)
+            forward(gates[t - t0], hg, prev, out, saved, scratch)
             if pad is not None and pad[t] is not None:
                 for name in carries:
                     np.copyto(out[name], prev[name], where=pad[t])
@@ -82,19 +85,20 @@ def backward_rows(
     ``steps``; ``hh_only`` (or None) receives, step by step, the last columns of
     the hidden-side gate gradient, where it differs from ``dgates``.
     """
-    carries = ("h", *cell.hidden_carries)
+    hidden = cell.hidden_carries
     gates = None if cell.gates_in_output else cache["gates"]
     dh = np.empty_like(dh_rec)
-    dhg = dhg_hidden = None
-    if hh_only is not None:
-        split = dgates.shape[2] - hh_only.shape[2]
-        dhg = np.empty(dgates.shape[1:], dgates.dtype)
-        dhg_hidden = dhg[:, split:]
+    dhg = None if hh_only is None else np.empty(dgates.shape[1:], dgates.dtype)
+    split = None if hh_only is None else dgates.shape[2] - hh_only.shape[2]
+    dhg_hidden = None if hh_only is None else dhg[:, split:]
     # the step's arrays, in dicts reused step after step (this step's previous
     # carries are the outputs of the one before it, next in the loop)
     dout = {"h": dh, **dcarry}
-    out = {name: cache[name][steps.stop] for name in carries}
+    carry_rows = [(name, cache[name]) for name in ("h", *hidden)]
+    saved_rows = [(name, cache[name]) for name in cell.saved]
+    out = {name: rows[steps.stop] for name, rows in carry_rows}
     prev, saved = {}, {}
+    backward, scratch = cell.backward, cache["scratch"]
     for t in reversed(steps):
         if dY is None:
             dh[...] = dh_rec
@@ -105,16 +109,14 @@ def backward_rows(
             keep = {name: dout[name] * p for name in dout}
             for name in dout:
                 np.copyto(dout[name], 0, where=p)
-        for name in carries:
-            prev[name] = cache[name][t]
-        for name in cell.saved:
-            saved[name] = cache[name][t]
+        for name, rows in carry_rows:
+            prev[name] = rows[t]
+        for name, rows in saved_rows:
+            saved[name] = rows[t]
         d = dgates[t - steps.start]
         g = None if gates is None else gates[t]
-        grads = cell.backward(
-            dout, g, prev, out, saved, d, dhg_hidden, cache["scratch"]
-        )
-        for name in cell.hidden_carries:
+        grads = backward(dout, g, prev, out, saved, d, dhg_hidden, scratch)
+        for name in hidden:
             if grads[name] is not dcarry[name]:
                 np.copyto(dcarry[name], grads[name])
         if dhg is None:
@@ -125,10 +127,11 @@ def backward_rows(
             hh_only[t] = dhg_hidden
         if rec_mask is not None:
             dh_rec *= rec_mask
-        if grads.get("h") is not None:
-            dh_rec += grads["h"]
+        direct = grads.get("h")
+        if direct is not None:
+            dh_rec += direct
         if p is not None:
             dh_rec += keep["h"]
-            for name in cell.hidden_carries:
+            for name in hidden:
                 dcarry[name] += keep[name]
         prev, out = out, prev
