@@ -5,6 +5,7 @@ from math import prod
 import numpy as np
 from sklearn.preprocessing import LabelBinarizer
 
+from ._cells import CELLS
 from ._classifier import RNNClassifier
 from ._encoder_decoder import EncoderDecoder
 from ._network import param_shapes
@@ -334,7 +335,9 @@ def _claimed_sizes(est, manifest):
     n_weights = sum(prod(s) for s in weights)
     hidden = est.hidden_layer_sizes_
     sizes = [*hidden, est.n_outputs_, est._n_step_features * est.patch_size_]
-    sizes += [est.n_states] if est.cell == "statal" else []
+    # each option of the cell that sizes the network (the statal cell's n_states)
+    options = getattr(CELLS.get(est.cell), "options", ())
+    sizes += [est.n_states] if "n_states" in options else []
     sizes += [getattr(est, "n_components", 1)]
     if len(hidden) > len(weights) or max(sizes) > n_weights:
         raise Invalid(

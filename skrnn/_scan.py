@@ -7,6 +7,7 @@ import numpy as np
 
 from ._fast import backward_arrays, forward_shards, kernels_for
 from ._parallel import batch_shards, gemm_threads, run_shards
+from ._scan_numpy import backward_rows, forward_rows
 
 __all__ = ["grad_chunk", "scan_backward", "scan_forward"]
 
@@ -31,11 +32,11 @@ PROJECT_CHUNK_BYTES = 2**20
 
 
 def _alloc_cache(cell, T, B, H, V, dtype, for_backward):
-    """The carry buffers ``(T + 1, B, .)`` and the cell's step buffers."""
+    """The carry buffers ``(T + 1, B, .)`` and the cell's saved step buffers."""
     cache = {"h": np.empty((T + 1, B, V), dtype)}
     for name in cell.hidden_carries:
         cache[name] = np.empty((T + 1, B, H), dtype)
-    for name in cell.step_buffers:
+    for name in cell.saved:
         if for_backward:
             cache[name] = np.empty((T, B, H), dtype)
         else:  # every step writes (and reads back) the same row
@@ -46,11 +47,31 @@ def _alloc_cache(cell, T, B, H, V, dtype, for_backward):
     return cache
 
 
-def _project_inputs(cell, cache, X, w_ih, bias, for_backward):
+def _fold_bias(cell, b_ih, b_hh, H):
+    """``(bias added to the input projection, bias added to hg or None)``.
+
+    ``bias_hh`` folds into the input projection (one add before the loop, not
+    one a step) except on the cell's ``hidden_gates`` blocks, where it stays
+    with the hidden projection.
+    """
+    if not cell.hidden_gates:
+        return b_ih + b_hh, None
+    split = (cell.n_gates - cell.hidden_gates) * H
+    bias = b_ih.copy()
+    bias[:split] += b_hh[:split]
+    return bias, b_hh[split:]
+
+
+def _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast):
     """Write every step's input projection into ``cache["gates"]``.
 
     Returns None then, or ``(w_ih^T, bias)`` when the loop is to project a few
     steps at a time instead (a prediction, whose gates need not outlive a step).
+    For the NumPy backward pass, the gate buffer has one spare row:
+    ``cache["grad_rows"]`` (the buffer shifted by one step) is where the
+    gradient of step ``t`` goes, over the gates of step ``t + 1``, which the
+    reverse loop has consumed by then; so the cell reads its gates and writes
+    their gradient in distinct rows, and BPTT keeps no second gate buffer.
     """
     if not (cell.gates_in_output or for_backward):
         return w_ih.T, bias
@@ -58,7 +79,10 @@ def _project_inputs(cell, cache, X, w_ih, bias, for_backward):
     GH = w_ih.shape[0]
     if cell.gates_in_output:
         gates = cache["h"][1:]
-    else:
+    elif fast is None:
+        rows = np.empty((T + 1, B, GH), X.dtype)
+        gates, cache["grad_rows"] = rows[:T], rows[1:]
+    else:  # the kernels turn each row into its gradient in place
         gates = np.empty((T, B, GH), X.dtype)
     with gemm_threads(T * B, F, GH):
         np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
@@ -104,22 +128,19 @@ def scan_forward(
     GH, V = w_hh.shape
     H = GH // cell.n_gates
     cache = _alloc_cache(cell, T, B, H, V, X.dtype, for_backward)
-    w_ih, w_hh_fwd, bias = cell.forward_weights(
-        w_ih, w_hh, cell.folded_bias(b_ih, b_hh, H), H
-    )
-    project = _project_inputs(cell, cache, X, w_ih, bias, for_backward)
-    for name in ("h", *cell.hidden_carries):
-        if carry0 is None or carry0.get(name) is None:
-            cache[name][0] = 0
-        else:
-            cache[name][0] = carry0[name]
+    bias, b_hidden = _fold_bias(cell, b_ih, b_hh, H)
+    w_ih, w_hh_fwd, bias = cell.forward_weights(w_ih, w_hh, bias, H)
+    fast = kernels_for(cell, X.dtype)
+    project = _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast)
+    _initial_carries(cell, cache, carry0)
     names = tuple(cache)
     # h @ W^T is ~25% faster with W^T laid out contiguously than as a view.
     w_hh_t = np.ascontiguousarray(w_hh_fwd.T)
-    fast = kernels_for(cell, X.dtype)
     cache.update(fast=fast, valid=valid, rec_mask=rec_mask, for_backward=for_backward)
     if fast is None:
-        cache["shards"] = _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hh)
+        cache["shards"] = _numpy_shards(
+            cell, cache, names, X, project, w_hh_t, b_hidden
+        )
         return cache
     if project is not None:
         project = (X, *project, PROJECT_CHUNK_BYTES)
@@ -129,24 +150,33 @@ def scan_forward(
     return cache
 
 
-def _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hh):
+def _initial_carries(cell, cache, carry0):
+    """Write the initial state (zeros where ``carry0`` gives none) at step 0."""
+    for name in ("h", *cell.hidden_carries):
+        if carry0 is None or carry0.get(name) is None:
+            cache[name][0] = 0
+        else:
+            cache[name][0] = carry0[name]
+
+
+def _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hidden):
     """Run the NumPy loop over time of each shard of the batch.
 
     Returns ``(rows, shard cache)`` per shard: the views ``names`` of ``cache``
-    on those rows, with the cell's scratch buffers.
+    on those rows, and the cell's scratch arrays under ``"scratch"``.
     """
     B, GH, V = X.shape[1], w_hh_t.shape[1], w_hh_t.shape[0]
     valid, rec_mask = cache["valid"], cache["rec_mask"]
 
     def run(rows):
         shard = {name: cache[name][:, rows] for name in names}
-        shard.update(cell.alloc(shard["h"].shape[1], GH // cell.n_gates, X.dtype))
-        _forward_rows(
+        shard["scratch"] = cell.alloc(shard["h"].shape[1], GH // cell.n_gates, X.dtype)
+        forward_rows(
             cell,
             shard,
-            None if project is None else (X[:, rows], *project),
+            None if project is None else (X[:, rows], *project, PROJECT_CHUNK_BYTES),
             w_hh_t,
-            b_hh,
+            b_hidden,
             _pad_steps(_cols(valid, rows)),
             None if rec_mask is None else rec_mask[rows],
         )
@@ -154,46 +184,6 @@ def _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hh):
 
     rows = batch_shards(B, GH, V)
     return list(zip(rows, run_shards(run, rows, (B, V, GH)), strict=True))
-
-
-def _forward_rows(cell, cache, project, w_hh_t, b_hh, pad, rec_mask):
-    """The loop over time for one shard of rows (``cache`` holds its views).
-
-    ``project`` is None when ``cache["gates"]`` holds every step's input
-    projection, else ``(X, w_ih_t, bias)`` to project a chunk of steps at a time.
-    """
-    T, B, _ = cache["h"].shape
-    T -= 1
-    GH = w_hh_t.shape[1]
-    dtype = cache["h"].dtype
-    carries = ("h", *cell.hidden_carries)
-    hg = np.empty((B, GH), dtype)
-    h_in = np.empty((B, w_hh_t.shape[0]), dtype) if rec_mask is not None else None
-    chunk = T
-    if project is not None:
-        X, w_ih_t, bias = project
-        chunk = max(1, min(T, PROJECT_CHUNK_BYTES // (B * GH * dtype.itemsize)))
-        buffer = np.empty((chunk, B, GH), dtype)
-    for t0 in range(0, T, chunk):
-        t1 = min(T, t0 + chunk)
-        if project is None:
-            gates = cache["gates"][t0:t1]
-        else:
-            # a true GEMM (B >= 2 whenever threads are raised; an inner dimension
-            # of 1 has no sum to split), so exact under gemm_threads
-            gates = buffer[: t1 - t0]
-            x = X[t0:t1].reshape((t1 - t0) * B, X.shape[2])
-            np.dot(x, w_ih_t, out=gates.reshape((t1 - t0) * B, GH))
-            gates += bias
-        for t in range(t0, t1):
-            h_prev = cache["h"][t]
-            if rec_mask is not None:
-                h_prev = np.multiply(h_prev, rec_mask, out=h_in)
-            np.dot(h_prev, w_hh_t, out=hg)
-            cell.forward(t, gates[t - t0], hg, cache, b_hh)
-            if pad is not None and pad[t] is not None:
-                for name in carries:
-                    np.copyto(cache[name][t + 1], cache[name][t], where=pad[t])
 
 
 #: A cell whose gates live in its output buffer (``gates_in_output``) keeps the
@@ -249,7 +239,7 @@ def _reverse_shards(cell, cache, dcarryT, V, H, dtype):
     ]
 
 
-def _reverse_step(cell, cache, w_hh, b_hh, hh_only, dY):
+def _reverse_step(cell, cache, w_hh, hh_only, dY):
     """``run(shard, steps, dg)``: one shard's reverse loop over ``steps``.
 
     ``dg`` holds the whole batch's gate-gradient rows of those steps.
@@ -267,12 +257,11 @@ def _reverse_step(cell, cache, w_hh, b_hh, hh_only, dY):
     rec_mask = cache["rec_mask"]
 
     def run(s, steps, dg):
-        _backward_rows(
+        backward_rows(
             cell,
             s.cache,
             steps,
             w_hh,
-            b_hh,
             dg[:, s.rows],
             _cols(hh_only, s.rows),
             _cols(dY, s.rows),
@@ -288,12 +277,11 @@ def _reverse_step(cell, cache, w_hh, b_hh, hh_only, dY):
 def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     """Backpropagate through one direction of a recurrent layer.
 
-    The backward pass consumes ``cache``: its gate buffer is overwritten, step by
-    step, with the gradient of the gate pre-activations (so BPTT keeps one such
-    buffer, not two). Run :func:`scan_forward` again to backpropagate twice.
-    Where the gate buffer is the output buffer (``cell.gates_in_output``), the
-    gradients go into a buffer of :func:`grad_chunk` steps instead, and the
-    weight gradients are summed one such chunk of steps at a time.
+    The backward pass consumes ``cache``: its gate buffer is overwritten with
+    the gradient of the gate pre-activations (BPTT keeps one such buffer, not
+    two; see :func:`_gradient_rows`). Run :func:`scan_forward` again to
+    backpropagate twice. The weight gradients are summed one chunk of
+    :func:`grad_chunk` steps at a time.
 
     Parameters
     ----------
@@ -319,21 +307,14 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     """
     if not cache["for_backward"]:
         raise ValueError("scan_backward needs scan_forward(..., for_backward=True).")
-    w_ih, w_hh, _, b_hh = params
+    w_ih, w_hh = params[:2]
     T, B, F = X.shape
     GH, V = w_hh.shape
     H = GH // cell.n_gates
-    # The gate buffer becomes the gate gradient, step by step (see
-    # ``skrnn._cell_contract.Cell``).
     chunk = grad_chunk(cell, T, B)
-    if cell.gates_in_output:
-        dgates = np.empty((chunk, B, GH), X.dtype)
-    else:
-        dgates = cache["gates"]
-    # Where the hidden-side gradient differs (GRU's candidate), its history goes
-    # into a step buffer the cell has done with: BPTT keeps no second buffer.
-    hh_only = cache[cell.hh_grad_buffer] if cell.separate_hh_gates else None
-    run = _reverse_step(cell, cache, w_hh, b_hh, hh_only, dY)
+    dgates = _gradient_rows(cell, cache, chunk)
+    hh_only = _hidden_gradient_rows(cell, cache, H)
+    run = _reverse_step(cell, cache, w_hh, hh_only, dY)
     shards = _reverse_shards(cell, cache, dcarryT, V, H, X.dtype)
     grads = None
     dX = np.empty((T, B, F), X.dtype) if need_dX else None
@@ -352,6 +333,37 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
             with gemm_threads(n, GH, F):
                 np.dot(dg.reshape(n, GH), w_ih, out=dX[steps.start : t1].reshape(n, F))
     return dX, _initial_state_grads(cell, shards), grads
+
+
+def _gradient_rows(cell, cache, chunk):
+    """Where the reverse loop writes the gate gradients (no second gate buffer).
+
+    The NumPy loop writes step ``t``'s over the consumed gates of step ``t + 1``
+    (``cache["grad_rows"]``), the kernels over step ``t``'s own; where the gate
+    buffer is the output buffer (``gates_in_output``), the outputs are still
+    needed, so a buffer of ``chunk`` steps holds them.
+    """
+    if cell.gates_in_output:
+        _, B, GH = cache["gates"].shape
+        return np.empty((chunk, B, GH), cache["h"].dtype)
+    if cache["fast"] is None:
+        return cache["grad_rows"]
+    return cache["gates"]
+
+
+def _hidden_gradient_rows(cell, cache, H):
+    """``(T, B, hidden_gates * H)`` for the hidden-side gradient of the cell's
+    ``hidden_gates`` columns (where it differs from the gate gradient), or None.
+
+    One gate block's worth goes into the cell's first saved buffer, whose step
+    ``t`` the cell has read for the last time once its backward step returns.
+    """
+    if not cell.hidden_gates:
+        return None
+    if cell.hidden_gates == 1 and cell.saved:
+        return cache[cell.saved[0]]
+    T, B, _ = cache["gates"].shape
+    return np.empty((T, B, cell.hidden_gates * H), cache["h"].dtype)
 
 
 def _initial_state_grads(cell, shards):
@@ -400,46 +412,3 @@ def _weight_grads(dg, hh_only, cache, X, steps):
             np.matmul(d.T, h_prev, out=grad_hh[cols])
     grad_bhh[split:] = hh.sum(axis=0)
     return [grad_ih, grad_hh, grad_bih, grad_bhh]
-
-
-def _backward_rows(
-    cell, cache, steps, w_hh, b_hh, dgates, hh_only, dY, dh_rec, dcarry, pad, rec_mask
-):
-    """The reverse loop over ``steps`` for one shard of rows.
-
-    Updates ``dh_rec`` and ``dcarry`` (the gradients flowing into the state
-    before the current step) in place. ``dgates`` holds one row per step of
-    ``steps``; ``hh_only`` (or None) receives, step by step, the last columns of
-    the hidden-side gate gradient, where it differs from ``dgates``.
-    """
-    GH = dgates.shape[2]
-    dh = np.empty_like(dh_rec)
-    dhg = None if hh_only is None else np.empty(dgates.shape[1:], dgates.dtype)
-    for t in reversed(steps):
-        if dY is None:
-            dh[...] = dh_rec
-        else:
-            np.add(dh_rec, dY[t], out=dh)
-        p = None if pad is None else pad[t]
-        if p is not None:
-            keep_h = dh * p
-            keep = {name: dcarry[name] * p for name in dcarry}
-            np.copyto(dh, 0, where=p)
-            for name in dcarry:
-                np.copyto(dcarry[name], 0, where=p)
-        d = dgates[t - steps.start]
-        direct, new_carry = cell.backward(t, dh, dcarry, cache, d, dhg, b_hh)
-        dcarry.update(new_carry)
-        if dhg is None:
-            np.dot(d, w_hh, out=dh_rec)
-        else:
-            np.dot(dhg, w_hh, out=dh_rec)
-            hh_only[t] = dhg[:, GH - hh_only.shape[2] :]
-        if rec_mask is not None:
-            dh_rec *= rec_mask
-        if direct is not None:
-            dh_rec += direct
-        if p is not None:
-            dh_rec += keep_h
-            for name in dcarry:
-                dcarry[name] += keep[name]

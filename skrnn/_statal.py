@@ -118,58 +118,56 @@ class StatalCell(Cell):
             "one_minus_a": np.empty((batch, H), dtype),
             "a_one_minus_a": np.empty((batch, H), dtype),
             "tmp": np.empty((batch, K, H), dtype),
-            # gradient into h_{t-1}, reused every step (the scan adds it into its
-            # own buffer at once); the a-block stays zero
+            # gradient into h_{t-1} besides through hg (the a-block stays zero)
             "direct": np.zeros((batch, (1 + K) * H), dtype),
         }
 
-    def forward(self, t, g, hg, cache, b_hh):
+    def forward(self, gates, hg, prev, out, saved, scratch):
         B, H = hg.shape
         K = self.n_states
-        a = g  # the gate row becomes the activation
+        a = gates  # the gate row becomes the activation
         a += hg
         sigmoid_(a)
-        h = cache["h"][t + 1].reshape(B, 1 + K, H)
-        s_prev = cache["h"][t].reshape(B, 1 + K, H)[:, 1:]
+        h = out["h"].reshape(B, 1 + K, H)
+        s_prev = prev["h"].reshape(B, 1 + K, H)[:, 1:]
         h[:, 0] = a
         # s = r + a (1 - r) with r = rho * s_prev: adding a nonnegative term to
         # r keeps s^1 exactly non-decreasing and every state <= 1 in floating point.
-        s, tmp = h[:, 1:], cache["tmp"]
+        s, tmp = h[:, 1:], scratch["tmp"]
         if K > 1:
-            r = np.multiply(s_prev, cache["rho"], out=s)
+            r = np.multiply(s_prev, scratch["rho"], out=s)
         else:
             r = s_prev
         np.subtract(1, r, out=tmp)
         tmp *= a[:, None]
         np.add(r, tmp, out=s)
 
-    def backward(self, t, dh, dcarry, cache, d, dhg, b_hh):
+    def backward(self, dout, gates, prev, out, saved, dgates, dhg, scratch):
         K = self.n_states
-        B, H = d.shape
-        a = cache["gates"][t]
-        s_prev = cache["h"][t].reshape(B, 1 + K, H)[:, 1:]
-        dh = dh.reshape(B, 1 + K, H)
+        B, H = dgates.shape
+        a = gates
+        s_prev = prev["h"].reshape(B, 1 + K, H)[:, 1:]
+        dh = dout["h"].reshape(B, 1 + K, H)
         ds = dh[:, 1:]
-        rho = cache["rho"]
+        rho = scratch["rho"]
         # da = dh_a + sum_k ds_k * (1 - rho_k s_prev_k)
-        tmp = cache["tmp"]
+        tmp = scratch["tmp"]
         if K > 1:
             np.multiply(s_prev, rho, out=tmp)
             np.subtract(1, tmp, out=tmp)
         else:
             np.subtract(1, s_prev, out=tmp)
         tmp *= ds
-        # d aliases a (the gate buffer becomes its gradient): read a first
-        oma, aoma = cache["one_minus_a"], cache["a_one_minus_a"]
+        oma, aoma = scratch["one_minus_a"], scratch["a_one_minus_a"]
         np.subtract(1, a, out=oma)
         np.multiply(a, oma, out=aoma)
-        np.sum(tmp, axis=1, out=d)
-        d += dh[:, 0]
-        d *= aoma
+        np.sum(tmp, axis=1, out=dgates)
+        dgates += dh[:, 0]
+        dgates *= aoma
         # direct path to h_{t-1}: ds_k * rho_k * (1 - a) on the state blocks
-        direct = cache["direct"]
+        direct = scratch["direct"]
         ds_prev = direct.reshape(B, 1 + K, H)[:, 1:]
         np.multiply(ds, oma[:, None], out=ds_prev)
         if K > 1:
             ds_prev *= rho
-        return direct, {}
+        return {"h": direct}

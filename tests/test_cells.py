@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from skrnn._cells import CELLS, sigmoid_
 from skrnn._recurrent import make_cell
-from skrnn._scan import scan_forward
+from skrnn._scan import _fold_bias, scan_forward
 
 CELL_NAMES = sorted(CELLS)
 
@@ -203,22 +203,26 @@ def test_registered_cells_follow_the_contract(name):
         b_ih, b_hh = np.zeros(cell.n_gates * H), np.zeros(cell.n_gates * H)
         assert cell.init_biases(b_ih, b_hh, H) is None
         b_ih0, b_hh0 = b_ih.copy(), b_hh.copy()
-        bias = cell.folded_bias(b_ih, b_hh, H)
+        bias, b_hidden = _fold_bias(cell, b_ih, b_hh, H)
         assert bias.shape == (cell.n_gates * H,)
+        if cell.hidden_gates:
+            assert b_hidden.shape == (cell.hidden_gates * H,)
+        else:
+            assert b_hidden is None
         assert_array_equal(b_ih, b_ih0)
         assert_array_equal(b_hh, b_hh0)
         assert isinstance(cell.alloc(3, H, np.float32), dict)
-    # a separate hidden-side gradient is kept in one of the cell's step buffers
-    assert 0 <= cell.separate_hh_gates < cell.n_gates
-    if cell.separate_hh_gates:
-        assert cell.hh_grad_buffer in cell.step_buffers
-    else:
-        assert cell.hh_grad_buffer is None
+    # hidden-gate blocks are trailing blocks, never all of them
+    assert 0 <= cell.hidden_gates < cell.n_gates
+    # carries and saved step values have distinct names
+    names = ["h", *cell.hidden_carries, *cell.saved]
+    assert len(set(names)) == len(names)
     # a gate buffer that is the output buffer has the output's width, and its
     # gradient is the hidden-side one
     if cell.gates_in_output:
         assert cell.n_gates * 3 == cell.output_size(3)
-        assert cell.separate_hh_gates == 0
+        assert cell.hidden_gates == 0
+        assert not cell.hidden_carries
 
 
 @pytest.mark.parametrize("name", CELL_NAMES)
