@@ -122,9 +122,10 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         epoch count (0 included: the start, with the linear skip its ridge)
         by the best mean score over ``k`` contiguous folds, then train on all
         the data for that many epochs; ``validation_scores_`` holds the mean
-        fold score per epoch. ``"auto"``: 5 folds for 10 to 1000 sequences
+        fold score per epoch. ``"auto"``: 3 folds for 6 to 1000 sequences
         (where one held-out split is too small to trust and training for
-        ``max_iter`` epochs overfits), else False; it costs about six fits.
+        ``max_iter`` epochs overfits), else False; with the default
+        ``linear_skip`` (two starts tried) it costs about five fits.
         Folds apply to a new model (not a warm start nor ``partial_fit``)
         with ``solver='adam'`` or ``'sgd'``; scores are R², weighted by
         ``sample_weight``. See the user guide's "The defaults, and why".
@@ -204,7 +205,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         not extrapolate. With ``early_stopping`` the ridge is fitted on the
         training part and is the first candidate, so the network is kept only
         if it improves on it held out. ``"auto"``: the last
-        ``max(1, 256 // n_features)`` steps, 0 with ``bptt_steps``. Capped at
+        ``max(1, 256 // n_features)`` steps, 0 with ``bptt_steps``; with
+        ``early_stopping``'s folds the network alone is tried too, and the
+        skip is dropped (``linear_skip_ = 0``) if it scores better. Capped at
         the training length, rounded up to whole patches: ``linear_skip_``.
         Not with ``bptt_steps``; a :meth:`stream` carries the last steps it
         reads. No PyTorch counterpart (``load_state_dict`` loads modules

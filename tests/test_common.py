@@ -23,7 +23,7 @@ PINNED = {
     "bidirectional": False,  # "auto" reads both ways: twice the cost
 }
 # The regressor's configurations also train the network alone, once: the
-# defaults' instance checks its fold-chosen epochs and linear skip (six fits).
+# defaults' instance checks its fold-chosen epochs and linear skip (about five fits).
 PINNED_REGRESSOR = {"early_stopping": False, "linear_skip": 0}
 
 

@@ -120,7 +120,7 @@ def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
     X = rng.normal(size=(6, 40, 5)).astype(dtype)
     dY = rng.normal(size=(6, 40, 96)).astype(dtype)
     seen = []
-    for name in ("_forward_rows", "_backward_rows"):
+    for name in ("forward_rows", "backward_rows"):  # the NumPy loops _scan calls
         loop = getattr(scan, name)
 
         def spy(*args, loop=loop):
