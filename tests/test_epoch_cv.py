@@ -49,7 +49,7 @@ def test_auto_does_not_cross_validate_outside_its_range(n):
 def test_explicit_folds_that_cannot_be_honoured_are_refused():
     with pytest.raises(ValueError, match="early_stopping=4 .* 7 samples"):
         cv_folds(4, 7, np.ones(7))
-    weights = np.r_[np.zeros(5), np.ones(15)]
+    weights = np.r_[np.zeros(7), np.ones(13)]  # the first fold weighs nothing
     with pytest.raises(ValueError, match="only samples of weight zero"):
         cv_folds(4, 20, weights)
     assert cv_folds("auto", 20, weights) == []  # auto falls back to one fit
