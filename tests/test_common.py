@@ -125,15 +125,27 @@ def _case(estimator):
     return type(estimator).__name__, tuple(sorted(config.items()))
 
 
+# The regressor's defaults choose the epoch count on folds, and 0 is a valid
+# choice: the linear skip's ridge start scored best held out, so no epoch of
+# the network is kept (n_iter_ == 0; tests/test_epoch_cv.py). The check's data
+# (iris: 4 values per row, the class index as target) is such a case.
+ZERO_EPOCHS = {("RNNRegressor", ())}
+ZERO_EPOCHS_REASON = (
+    "early_stopping='auto' kept 0 epochs: on the check's iris data the linear "
+    "skip's ridge alone scores best on the folds, so n_iter_ is 0 by design"
+)
+
+
 def expected_failed_checks(estimator):
     """Checks that fail for an instance, each with its reason (xfail, strict)."""
-    if _case(estimator) not in SAMPLE_WEIGHT_FAILS:
-        return {}
-    return {
-        "check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON[
+    failed = {}
+    if _case(estimator) in SAMPLE_WEIGHT_FAILS:
+        failed["check_sample_weight_equivalence_on_dense_data"] = SAMPLE_WEIGHT_REASON[
             estimator.solver
         ]
-    }
+    if _case(estimator) in ZERO_EPOCHS:
+        failed["check_non_transformer_estimators_n_iter"] = ZERO_EPOCHS_REASON
+    return failed
 
 
 @parametrize_with_checks(
