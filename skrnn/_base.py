@@ -307,20 +307,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             data, val = self._split_validation(data)
             score_fn = self._make_score_fn(val)
         self.state_dict_ = self._as_dtype(X3.dtype)
-        folds = self._epoch_folds(data, reset, incremental)
-        if folds:  # the epoch count, and whether to keep the linear skip
-            n_epochs, scores = choose_by_folds(self, data, hyper, folds)
-            hyper = dataclasses.replace(hyper, max_iter=n_epochs, fixed_epochs=True)
-        skip = reset and getattr(self, "linear_skip_", 0)
-        if skip:
-            self._start_skip(data)  # the ridge part, on the training split
-        state = self._train_state
-        state.params = self.state_dict_
-        if folds:
-            state.validation_scores = scores
-        if score_fn is not None:
-            _start_early_stopping(state, score_fn, skip)
-        state.no_improvement_count = 0
+        state, hyper = self._start_training(data, hyper, reset, incremental, score_fn)
         try:
             train(
                 self._arch(),
@@ -335,6 +322,26 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         finally:  # also after a divergence that keeps the last completed epoch
             self._sync_attributes(state, hyper)
         return self
+
+    def _start_training(self, data, hyper, reset, incremental, score_fn):
+        """``(state, hyper)`` to train from: the epoch count chosen on folds
+        (which may drop the linear skip), the skip's ridge start, the held-out
+        rule's first candidate."""
+        folds = self._epoch_folds(data, reset, incremental)
+        if folds:
+            n_epochs, scores = choose_by_folds(self, data, hyper, folds)
+            hyper = dataclasses.replace(hyper, max_iter=n_epochs, fixed_epochs=True)
+        skip = reset and getattr(self, "linear_skip_", 0)
+        if skip:
+            self._start_skip(data)  # the ridge part, on the training split
+        state = self._train_state
+        state.params = self.state_dict_
+        if folds:
+            state.validation_scores = scores
+        if score_fn is not None:
+            _start_early_stopping(state, score_fn, skip)
+        state.no_improvement_count = 0
+        return state, hyper
 
     def _start_network(self, lengths, dtype):
         """Resolve the fitted settings for training sequences of ``lengths``

@@ -116,19 +116,15 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         often sit on a plateau before the loss drops (see the user guide's
         "The defaults, and why").
     early_stopping : "auto", bool or int, default="auto"
-        How many epochs to train. False: up to ``max_iter``, stopping on a
-        training-loss plateau. True: hold out ``validation_fraction`` and keep
-        the weights of the best held-out score. An int ``k >= 2``: choose the
-        epoch count (0 included: the start, with the linear skip its ridge)
-        by the best mean score over ``k`` contiguous folds, then train on all
-        the data for that many epochs; ``validation_scores_`` holds the mean
-        fold score per epoch. ``"auto"``: 3 folds for 6 to 1000 sequences
-        (where one held-out split is too small to trust and training for
-        ``max_iter`` epochs overfits), else False; with the default
-        ``linear_skip`` (two starts tried) it costs about five fits.
-        Folds apply to a new model (not a warm start nor ``partial_fit``)
-        with ``solver='adam'`` or ``'sgd'``; scores are R², weighted by
-        ``sample_weight``. See the user guide's "The defaults, and why".
+        False: up to ``max_iter`` epochs, stopping on a training-loss plateau.
+        True: hold out ``validation_fraction``, keep the best held-out epoch.
+        An int ``k >= 2``: the epoch count (0, the start, included) of best
+        mean R² over ``k`` contiguous folds, then that many epochs on all the
+        data (``validation_scores_``: the mean fold score per epoch).
+        ``"auto"``: 3 folds for 6 to 1000 sequences, else False (about five
+        fits with the default ``linear_skip``). Folds only start new models
+        with ``solver='adam'`` or ``'sgd'``. See the user guide's "The
+        defaults, and why".
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     shuffle : bool, default=True
@@ -195,23 +191,17 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         (``make_windows(..., target=k)``: ``level_features=k``). Fitted value:
         ``level_features_``.
     linear_skip : "auto" or int, default="auto"
-        Add to the output a linear model of the last ``linear_skip`` input
-        steps (all their features; at every step with ``return_sequences``):
-        the ridge regression of the targets on those steps, solved in closed
-        form when training starts (penalty by generalised cross-validation)
-        and held fixed. The head starts at zero, so training begins at that
-        ridge and the network learns what it leaves (LSTNet's "highway", Lai
-        et al. 2018); it carries the trend and scale that saturating units do
-        not extrapolate. With ``early_stopping`` the ridge is fitted on the
-        training part and is the first candidate, so the network is kept only
-        if it improves on it held out. ``"auto"``: the last
-        ``max(1, 256 // n_features)`` steps, 0 with ``bptt_steps``; with
-        ``early_stopping``'s folds the network alone is tried too, and the
-        skip is dropped (``linear_skip_ = 0``) if it scores better. Capped at
-        the training length, rounded up to whole patches: ``linear_skip_``.
-        Not with ``bptt_steps``; a :meth:`stream` carries the last steps it
-        reads. No PyTorch counterpart (``load_state_dict`` loads modules
-        without it); the ONNX export includes it.
+        Add a linear model of the last ``linear_skip`` input steps to the
+        output (at every step with ``return_sequences``): their ridge
+        regression (penalty by generalised cross-validation), solved when
+        training starts and held fixed, with the head at zero, so the network
+        learns what the ridge leaves (LSTNet's "highway", Lai et al. 2018).
+        ``"auto"``: the last ``max(1, 256 // n_features)`` steps (0 with
+        ``bptt_steps``), dropped (``linear_skip_ = 0``) where
+        ``early_stopping``'s folds score the network alone better. Capped at
+        the training length, in whole patches: ``linear_skip_``. Not with
+        ``bptt_steps``; streams carry it; ONNX exports it; PyTorch modules
+        have none (``load_state_dict``).
 
     Attributes
     ----------

@@ -121,6 +121,7 @@ def test_per_step_outputs_and_ragged_sequences():
     assert error[0] < 0.1 * error[1]  # the ridge part is (nearly) the answer
 
 
+@pytest.mark.slow  # two 200-epoch fits; test_local_level checks the default
 def test_it_learns_the_trend_a_plain_network_cannot_follow():
     # the shipped airline data, one month ahead over the last two years
     raw = load_airline().series.ravel()
