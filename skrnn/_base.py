@@ -353,7 +353,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         self.bidirectional_ = self._bidirectional()
         self.patch_size_ = self._patch_size(longest)
         if hasattr(self, "linear_skip"):
-            self.linear_skip_ = self._linear_skip(longest)
+            self.linear_skip_ = self._linear_skip(longest, len(lengths))
         self.hidden_layer_sizes_ = self._hidden_sizes(-(-longest // self.patch_size_))
         self._check_size()
         self._warn_short_receptive_field(longest)

@@ -36,15 +36,20 @@ from ._training import DivergenceError, TrainState, train
 __all__ = [
     "AUTO_FOLDS",
     "AUTO_MAX_SAMPLES",
+    "AUTO_MIN_SAMPLES",
     "CV_EARLY_STOPPING",
     "choose_by_folds",
     "choose_epochs",
     "cv_folds",
+    "folds_planned",
     "fold_curves",
 ]
 
 #: Folds of ``early_stopping="auto"``.
 AUTO_FOLDS = 3
+#: ``early_stopping="auto"`` cross-validates training sets of at least this many
+#: sequences: below, a fold would hold fewer than 10, too few to score by.
+AUTO_MIN_SAMPLES = 30
 #: ``early_stopping="auto"`` cross-validates training sets up to this many
 #: sequences; above, one fit for ``max_iter`` epochs (the plateau rule) is
 #: cheaper and the data itself limits overfitting.
@@ -61,10 +66,20 @@ CV_EARLY_STOPPING = {
 }
 
 
+def folds_planned(estimator, n_samples):
+    """Whether a new fit of ``n_samples`` sequences chooses its epochs on folds
+    (before the weights are known: an all-zero fold still falls back)."""
+    early_stopping = estimator.early_stopping
+    if isinstance(early_stopping, bool | np.bool_) or estimator.solver == "lbfgs":
+        return False
+    auto = early_stopping == "auto"
+    return not auto or AUTO_MIN_SAMPLES <= n_samples <= AUTO_MAX_SAMPLES
+
+
 def cv_folds(early_stopping, n_samples, row_weights):
     """``(train, validation)`` index pairs, or ``[]`` when not cross-validating.
 
-    ``"auto"`` gives :data:`AUTO_FOLDS` folds for ``2 * AUTO_FOLDS`` to
+    ``"auto"`` gives :data:`AUTO_FOLDS` folds for :data:`AUTO_MIN_SAMPLES` to
     :data:`AUTO_MAX_SAMPLES` samples and none otherwise (nor when a fold would
     hold only samples of weight zero); an explicit count that cannot be
     honoured raises a ``ValueError``.
@@ -73,7 +88,7 @@ def cv_folds(early_stopping, n_samples, row_weights):
         return []
     auto = early_stopping == "auto"
     k = AUTO_FOLDS if auto else int(early_stopping)
-    if auto and not 2 * k <= n_samples <= AUTO_MAX_SAMPLES:
+    if auto and not AUTO_MIN_SAMPLES <= n_samples <= AUTO_MAX_SAMPLES:
         return []
     if n_samples < 2 * k:
         raise ValueError(

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._epoch_cv import folds_planned
 from ._scaling import target_scaling
 from ._skip import skip_lags
 
@@ -21,16 +22,20 @@ SKIP_CONSTRAINTS = {
 AUTO_SKIP_INPUTS = 256
 
 
-def requested_skip(estimator, n_features):
+def requested_skip(estimator, n_features, n_samples=None):
     """The input steps ``linear_skip`` asks for, before capping and patches.
 
-    ``"auto"`` is 0 where a skip cannot apply (truncated BPTT), else as many of
-    the last steps as :data:`AUTO_SKIP_INPUTS` input values allow.
+    ``"auto"`` is 0 where a skip cannot apply (truncated BPTT) or where no
+    folds will test it against the network alone (``early_stopping``'s; for a
+    fit of ``n_samples`` sequences), else as many of the last steps as
+    :data:`AUTO_SKIP_INPUTS` input values allow.
     """
     k = getattr(estimator, "linear_skip", 0)
     if k != "auto":
         return int(k)
     if estimator.bptt_steps is not None:
+        return 0
+    if n_samples is not None and not folds_planned(estimator, n_samples):
         return 0
     return max(1, AUTO_SKIP_INPUTS // max(1, n_features))
 

@@ -121,7 +121,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         An int ``k >= 2``: the epoch count (0, the start, included) of best
         mean R² over ``k`` contiguous folds, then that many epochs on all the
         data (``validation_scores_``: the mean fold score per epoch).
-        ``"auto"``: 3 folds for 6 to 1000 sequences, else False (about five
+        ``"auto"``: 3 folds for 30 to 1000 sequences, else False (about five
         fits with the default ``linear_skip``). Folds only start new models
         with ``solver='adam'`` or ``'sgd'``. See the user guide's "The
         defaults, and why".
@@ -196,9 +196,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         regression (penalty by generalised cross-validation), solved when
         training starts and held fixed, with the head at zero, so the network
         learns what the ridge leaves (LSTNet's "highway", Lai et al. 2018).
-        ``"auto"``: the last ``max(1, 256 // n_features)`` steps (0 with
-        ``bptt_steps``), dropped (``linear_skip_ = 0``) where
-        ``early_stopping``'s folds score the network alone better. Capped at
+        ``"auto"``: the last ``max(1, 256 // n_features)`` steps where
+        ``early_stopping``'s folds run, dropped (``linear_skip_ = 0``) where
+        they score the network alone better; 0 without folds. Capped at
         the training length, in whole patches: ``linear_skip_``. Not with
         ``bptt_steps``; streams carry it; ONNX exports it; PyTorch modules
         have none (``load_state_dict``).

@@ -126,10 +126,11 @@ class SettingsMixin:
             return 1  # per-step outputs, or a cell that reads step by step
         return max(1, -(-n_timesteps // AUTO_PATCHED_STEPS))
 
-    def _linear_skip(self, n_timesteps):
-        """Input steps the linear skip reads, for training sequences this long:
-        at most their length, rounded up to whole patches."""
-        k = min(requested_skip(self, self._n_step_features), n_timesteps)
+    def _linear_skip(self, n_timesteps, n_samples=None):
+        """Input steps the linear skip reads, for ``n_samples`` training
+        sequences this long: at most their length, in whole patches."""
+        k = requested_skip(self, self._n_step_features, n_samples)
+        k = min(k, n_timesteps)
         size = getattr(self, "patch_size_", 1)
         return -(-k // size) * size
 

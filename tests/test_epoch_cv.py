@@ -7,7 +7,13 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
 from skrnn import DivergenceError, RNNRegressor, persistence
-from skrnn._epoch_cv import AUTO_FOLDS, AUTO_MAX_SAMPLES, choose_epochs, cv_folds
+from skrnn._epoch_cv import (
+    AUTO_FOLDS,
+    AUTO_MAX_SAMPLES,
+    AUTO_MIN_SAMPLES,
+    choose_epochs,
+    cv_folds,
+)
 from skrnn._linear_skip import RIDGE_ALPHAS
 from skrnn.datasets import make_adding_problem
 from skrnn.preprocessing import make_windows
@@ -29,7 +35,7 @@ def _windows(n=80, seed=0, window=6):
     return X.astype(np.float64), y
 
 
-@pytest.mark.parametrize("n", [2 * AUTO_FOLDS, 37, AUTO_MAX_SAMPLES])
+@pytest.mark.parametrize("n", [AUTO_MIN_SAMPLES, 37, AUTO_MAX_SAMPLES])
 def test_auto_folds_are_contiguous_and_cover_every_sample(n):
     folds = cv_folds("auto", n, np.ones(n))
     assert len(folds) == AUTO_FOLDS
@@ -40,7 +46,7 @@ def test_auto_folds_are_contiguous_and_cover_every_sample(n):
         assert len(val) >= 2 and np.all(np.diff(val) == 1)
 
 
-@pytest.mark.parametrize("n", [2 * AUTO_FOLDS - 1, AUTO_MAX_SAMPLES + 1])
+@pytest.mark.parametrize("n", [AUTO_MIN_SAMPLES - 1, AUTO_MAX_SAMPLES + 1])
 def test_auto_does_not_cross_validate_outside_its_range(n):
     assert cv_folds("auto", n, np.ones(n)) == []
     assert cv_folds(False, 50, np.ones(50)) == cv_folds(True, 50, np.ones(50)) == []
@@ -49,10 +55,11 @@ def test_auto_does_not_cross_validate_outside_its_range(n):
 def test_explicit_folds_that_cannot_be_honoured_are_refused():
     with pytest.raises(ValueError, match="early_stopping=4 .* 7 samples"):
         cv_folds(4, 7, np.ones(7))
-    weights = np.r_[np.zeros(7), np.ones(13)]  # the first fold weighs nothing
+    weights = np.r_[np.zeros(14), np.ones(26)]  # the first fold weighs nothing
     with pytest.raises(ValueError, match="only samples of weight zero"):
-        cv_folds(4, 20, weights)
-    assert cv_folds("auto", 20, weights) == []  # auto falls back to one fit
+        cv_folds(4, 40, weights)
+    assert cv_folds("auto", 40, weights) == []  # auto falls back to one fit
+    assert len(cv_folds("auto", 40, np.ones(40))) == AUTO_FOLDS
 
 
 def test_choose_epochs_takes_the_best_mean_and_the_fewer_epochs_on_a_tie():
