@@ -106,10 +106,6 @@ def _instances(cases):
 # estimator in test_sample_weight_equivalence_converged_lbfgs and
 # test_sample_weight_equals_repetition_for_full_batch_adam.
 SAMPLE_WEIGHT_FAILS = {
-    # bidirectional="auto" reads both ways; early_stopping="auto" cuts folds by
-    # row count and the linear skip's GCV leaves one row out: repeating a row
-    # is not weighting it there (as for scikit-learn's own RidgeCV)
-    ("RNNRegressor", ()),
     ("RNNRegressor", (("bidirectional", True),)),
     ("RNNRegressor", (("solver", "lbfgs"),)),
     ("RNNRegressor", (("linear_skip", 3),)),  # and the ridge start's weighted solve
