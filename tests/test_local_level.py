@@ -82,6 +82,7 @@ def test_seq2seq_autoencoder_levels_each_feature():
     assert_allclose(ae.predict(X + [3.0, -2.0]), ae.predict(X) + [3.0, -2.0], atol=1e-9)
 
 
+@pytest.mark.slow  # three 200-epoch fits on real data (CI runs the slow ones)
 def test_follows_a_trend_beyond_the_training_range_on_real_data():
     # Airline passengers, one month ahead over the last 24 months, which lie
     # above every training month: for the network alone, reading each window
