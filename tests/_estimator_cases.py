@@ -99,3 +99,32 @@ def numeric_gradient(f, params, eps=1e-6):
             g[i] = (up - down) / (2 * eps)
         grads[name] = g
     return grads
+
+
+def assert_training_gradient(arch, params, loss, rng, atol=1e-9):
+    """``batch_loss_grad`` as training calls it, against central differences,
+    on a ragged per-step batch of 3 sequences of up to 5 steps (2 features,
+    2 outputs) with per-step weights, L2 (alpha 0.1) and fixed dropout masks."""
+    from numpy.testing import assert_allclose
+
+    from skrnn._bptt import TrainData, batch_loss_grad
+    from skrnn._network import draw_masks
+
+    X = rng.randn(3, 5, 2)
+    lengths = np.array([5, 3, 2])
+    if loss == "log_loss":
+        Y = np.eye(2)[rng.randint(2, size=(3, 5))]
+    else:
+        Y = rng.randn(3, 5, 2)
+    steps = (np.arange(5)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2, (3, 5))
+    batch = TrainData(X, lengths, Y, np.ones(3), steps)
+    masks = draw_masks(arch, rng, 3, np.float64)
+
+    def value():
+        return batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)[0]
+
+    _, grads = batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)
+    assert list(grads) == list(params)
+    expected = numeric_gradient(value, params)
+    for name in params:
+        assert_allclose(grads[name], expected[name], rtol=1e-6, atol=atol, err_msg=name)

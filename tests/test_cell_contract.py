@@ -3,13 +3,12 @@ registration, and every cell's step sees distinct, explicit arrays."""
 
 import numpy as np
 import pytest
-from _estimator_cases import numeric_gradient
-from numpy.testing import assert_allclose, assert_array_equal
+from _estimator_cases import assert_training_gradient
+from numpy.testing import assert_array_equal
 
-from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cell_contract import Cell, sigmoid_
 from skrnn._cells import CELLS
-from skrnn._network import Architecture, draw_masks, init_params
+from skrnn._network import Architecture, init_params
 from skrnn._recurrent import init_direction, make_cell
 from skrnn._scan import scan_backward, scan_forward
 
@@ -110,24 +109,7 @@ def test_a_registered_cell_trains_by_the_real_loss(minimal_gated, loss):
         name: p + rng.uniform(-0.5, 0.5, p.shape)
         for name, p in init_params(arch, rng, np.float64).items()
     }
-    X = rng.randn(3, 5, 2)
-    lengths = np.array([5, 3, 2])
-    if loss == "log_loss":
-        Y = np.eye(2)[rng.randint(2, size=(3, 5))]
-    else:
-        Y = rng.randn(3, 5, 2)
-    steps = (np.arange(5)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2, (3, 5))
-    batch = TrainData(X, lengths, Y, np.ones(3), steps)
-    masks = draw_masks(arch, rng, 3, np.float64)
-
-    def value():
-        return batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)[0]
-
-    _, grads = batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)
-    assert list(grads) == list(params)
-    expected = numeric_gradient(value, params)
-    for name in params:
-        assert_allclose(grads[name], expected[name], rtol=1e-6, atol=1e-9, err_msg=name)
+    assert_training_gradient(arch, params, loss, rng)
 
 
 def _spy(cell):

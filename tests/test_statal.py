@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from _estimator_cases import assert_training_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skrnn._bptt import TrainData, batch_loss_grad
 from skrnn._cells import CELLS, StatalCell
 from skrnn._network import (
     Architecture,
@@ -139,24 +139,7 @@ def test_training_loss_gradient_matches_central_differences(loss):
         recurrent_dropout=0.3,
     )
     params = _params(arch, seed=3)
-    rng = np.random.RandomState(4)
-    X = rng.randn(3, 5, 2)
-    lengths = np.array([5, 3, 2])
-    if loss == "log_loss":
-        Y = np.eye(2)[rng.randint(2, size=(3, 5))]
-    else:
-        Y = rng.randn(3, 5, 2)
-    steps = (np.arange(5)[None, :] < lengths[:, None]) * rng.uniform(0.5, 2, (3, 5))
-    batch = TrainData(X, lengths, Y, np.ones(3), steps)
-    masks = draw_masks(arch, rng, 3, np.float64)
-
-    def value():
-        return batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)[0]
-
-    _, grads = batch_loss_grad(arch, loss, params, batch, 0.1, masks=masks)
-    for name, p in params.items():
-        expected = _central_difference(value, p)
-        assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-9, err_msg=name)
+    assert_training_gradient(arch, params, loss, np.random.RandomState(4))
 
 
 # ------------------------------------------------------------ the semantics
