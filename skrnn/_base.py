@@ -17,7 +17,7 @@ from ._data import (
     to_patches,
     validate_sequence_data,
 )
-from ._epoch_cv import choose_by_folds, cv_folds
+from ._epoch_cv import choose_by_folds, cv_folds, folds_planned
 from ._fitted import FittedNetwork
 from ._level import LocalLevelMixin
 from ._network import Architecture
@@ -167,9 +167,8 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         names = Hyper.__dataclass_fields__
         values = {name: getattr(self, name) for name in names if hasattr(self, name)}
         # True holds out one split; "auto" or a fold count is _epoch_folds's
-        values["early_stopping"] = self.early_stopping is True or (
-            isinstance(self.early_stopping, np.bool_) and bool(self.early_stopping)
-        )
+        es = self.early_stopping
+        values["early_stopping"] = isinstance(es, bool | np.bool_) and bool(es)
         if incremental or self.solver == "lbfgs":
             values["early_stopping"] = False  # as MLP: no held-out split
         return Hyper(**values)
@@ -180,7 +179,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
         Only a new model trained by epochs is cross-validated: a warm start or
         ``partial_fit`` continues the fitted one, and L-BFGS has no epochs.
         """
-        if incremental or not reset or self.solver == "lbfgs":
+        if incremental or not reset or not folds_planned(self, len(data)):
             return []
         return cv_folds(self.early_stopping, len(data), data.row_weights())
 

@@ -66,14 +66,23 @@ CV_EARLY_STOPPING = {
 }
 
 
+def _n_folds(early_stopping, n_samples):
+    """Folds ``early_stopping`` asks for on ``n_samples`` samples (0: none)."""
+    if isinstance(early_stopping, bool | np.bool_):
+        return 0
+    if early_stopping == "auto":
+        in_range = AUTO_MIN_SAMPLES <= n_samples <= AUTO_MAX_SAMPLES
+        return AUTO_FOLDS if in_range else 0
+    return int(early_stopping)
+
+
 def folds_planned(estimator, n_samples):
     """Whether a new fit of ``n_samples`` sequences chooses its epochs on folds
-    (before the weights are known: an all-zero fold still falls back)."""
-    early_stopping = estimator.early_stopping
-    if isinstance(early_stopping, bool | np.bool_) or estimator.solver == "lbfgs":
+    (L-BFGS has no epochs; before the weights are known, so an all-zero fold
+    still falls back to one fit)."""
+    if estimator.solver == "lbfgs":
         return False
-    auto = early_stopping == "auto"
-    return not auto or AUTO_MIN_SAMPLES <= n_samples <= AUTO_MAX_SAMPLES
+    return _n_folds(estimator.early_stopping, n_samples) > 0
 
 
 def cv_folds(early_stopping, n_samples, row_weights):
@@ -84,12 +93,10 @@ def cv_folds(early_stopping, n_samples, row_weights):
     hold only samples of weight zero); an explicit count that cannot be
     honoured raises a ``ValueError``.
     """
-    if isinstance(early_stopping, bool | np.bool_):
+    k = _n_folds(early_stopping, n_samples)
+    if not k:
         return []
     auto = early_stopping == "auto"
-    k = AUTO_FOLDS if auto else int(early_stopping)
-    if auto and not AUTO_MIN_SAMPLES <= n_samples <= AUTO_MAX_SAMPLES:
-        return []
     if n_samples < 2 * k:
         raise ValueError(
             f"early_stopping={k} cross-validates on {k} folds of at least 2 "
