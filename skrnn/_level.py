@@ -137,6 +137,11 @@ class LocalLevelMixin:
                 "level_features is only read with local_level='last' or 'mean'; "
                 "set local_level, or leave level_features=None."
             )
+        if how is None and getattr(self, "level_gain", "auto") != "auto":
+            raise ValueError(
+                "level_gain is only read with local_level='last' or 'mean'; set "
+                "local_level, or leave level_gain='auto'."
+            )
         if how is not None and getattr(self, "return_sequences", False):
             raise ValueError(
                 f"local_level={how!r} measures a sequence from its own level, "
@@ -153,9 +158,19 @@ class LocalLevelMixin:
             found = check_level_features(self.level_features, n_targets, n_features)
             features = tuple(found.tolist())
         self.local_level_, self.level_features_ = how, features
+        if hasattr(self, "level_gain"):  # the regressor (skrnn._level_gain)
+            self.level_gain_ = None if how is None else self._fixed_gain(n_targets)
+
+    def _gained(self, levels):
+        """``levels`` in the target columns times ``level_gain_`` (if any)."""
+        gain = getattr(self, "level_gain_", None)
+        if gain is None:
+            return levels
+        return levels * np.asarray(gain, dtype=levels.dtype)
 
     def _target_levels(self, X3, lengths, n_targets, reset):
-        """Each sequence's level in the target columns, ``(n_samples, n_targets)``.
+        """Each sequence's level in the target columns, ``(n_samples, n_targets)``
+        (before any ``level_gain``).
 
         None without a local level. On ``reset`` this fixes ``local_level_``
         and ``level_features_`` for the model being fitted.
@@ -168,12 +183,13 @@ class LocalLevelMixin:
         return sequence_levels(X3, lengths, how)[:, list(self.level_features_)]
 
     def _leveled_input(self, X3, lengths):
-        """``(X3 minus its levels, levels in the target columns or None)``."""
+        """``(X3 minus its levels, what predictions add back or None)``: the
+        levels in the target columns, times ``level_gain_`` where there is one."""
         how = getattr(self, "local_level_", None)
         if how is None:
             return X3, None
         levels = sequence_levels(X3, lengths, how)
         return (
             subtract_level(X3, lengths, levels),
-            levels[:, list(self.level_features_)],
+            self._gained(levels[:, list(self.level_features_)]),
         )

@@ -3,11 +3,10 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._epoch_cv import folds_planned
-from ._scaling import target_scaling
+from ._ridge import weighted_ridge
 from ._skip import skip_lags
 
 __all__ = ["SKIP_CONSTRAINTS", "LinearSkipMixin", "ridge_start"]
@@ -40,35 +39,19 @@ def requested_skip(estimator, n_features, n_samples=None):
     return max(1, AUTO_SKIP_INPUTS // max(1, n_features))
 
 
-#: Ridge penalties tried when the skip starts from its ridge solution.
-RIDGE_ALPHAS = np.logspace(-3, 3, 13)
-
-
 def ridge_start(X, lengths, Y, weights, k, per_step):
     """``(skip weight, bias)``: the ridge regression of ``Y`` on the lags.
 
-    The penalty is chosen by generalised cross-validation over
-    :data:`RIDGE_ALPHAS` on standardised lags (scikit-learn's ``RidgeCV``).
-    ``weights`` are per-row (many-to-one) or per-step (0 on padded steps).
+    The penalty is chosen by generalised cross-validation on standardised
+    lags (:func:`skrnn._ridge.weighted_ridge`). ``weights`` are per-row
+    (many-to-one) or per-step (0 on padded steps).
     """
     lags = skip_lags(X, lengths, k, per_step)
-    L = lags.reshape(-1, lags.shape[-1]).astype(np.float64)
-    T = Y.reshape(len(L), -1).astype(np.float64)
-    w = np.asarray(weights, np.float64).reshape(-1)
-    keep = w > 0
-    L, T, w = L[keep], T[keep], w[keep]
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below
-        mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS)
-        ridge.fit((L - mean) / scale, T, sample_weight=w)
-        coef = np.atleast_2d(ridge.coef_) / scale
-        bias = np.atleast_1d(ridge.intercept_) - coef @ mean
-    if not (np.isfinite(coef).all() and np.isfinite(bias).all()):
-        raise ValueError(
-            "the linear skip's ridge regression overflowed: the inputs are too "
-            "large for float64 sums of squares. Scale them (for example with "
-            "skrnn.preprocessing.SequenceScaler) or set linear_skip=0."
-        )
+    L = lags.reshape(-1, lags.shape[-1])
+    T = Y.reshape(len(L), -1)
+    coef, bias = weighted_ridge(
+        L, T, np.reshape(weights, -1), "linear skip's ridge regression"
+    )
     return coef.astype(X.dtype), bias.astype(X.dtype)
 
 

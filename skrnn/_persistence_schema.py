@@ -21,6 +21,7 @@ from ._persistence_values import (
     one_of,
     optional,
     real,
+    reals,
 )
 from ._regressor import RNNRegressor
 from ._seq2seq import Seq2SeqTransformer
@@ -58,7 +59,12 @@ _LEVEL = {
     "level_features_": optional(integers(0)),
 }
 SCALARS = {
-    "RNNRegressor": {**_COMMON, **_LEVEL, "_y_ndim": one_of(1, 2)},
+    "RNNRegressor": {
+        **_COMMON,
+        **_LEVEL,
+        "level_gain_": optional(reals()),
+        "_y_ndim": one_of(1, 2),
+    },
     "RNNClassifier": _COMMON,
     "Seq2SeqTransformer": {
         **_COMMON,
@@ -320,6 +326,13 @@ def _check_levels(est):
     features = est.level_features_
     if (est.local_level_ is None) != (features is None):
         raise Invalid("local_level_ and level_features_ are set together")
+    gain = getattr(est, "level_gain_", features)
+    if (gain is None) != (features is None) or (
+        gain is not None and len(gain) != len(features)
+    ):
+        raise Invalid(
+            "level_gain_ holds one gain per level feature, with a local level"
+        )
     if features is not None and (
         len(features) != est.n_outputs_ or max(features) >= est._n_step_features
     ):

@@ -70,6 +70,18 @@ def real(finite=True, positive=False):
     return read
 
 
+def reals():
+    """Reader of a non-empty list of finite numbers, returned as a tuple of float."""
+    item = real()
+
+    def read(node, where):
+        if not isinstance(node, list) or not node or len(node) > 2**16:
+            raise Invalid(f"{where} must be a list of numbers; got {short(node)}")
+        return tuple(float(item(v, f"{where}[{i}]")) for i, v in enumerate(node))
+
+    return read
+
+
 def unit(closed_right):
     """Reader of a number in ``[0, 1]`` (``closed_right``) or ``[0, 1)``."""
 

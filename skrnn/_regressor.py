@@ -16,6 +16,7 @@ from ._cells import CELLS
 from ._data import length_mask, unpad
 from ._epoch_cv import CV_EARLY_STOPPING
 from ._level import LEVEL_CONSTRAINTS
+from ._level_gain import GAIN_CONSTRAINTS, LevelGainMixin
 from ._linear_skip import SKIP_CONSTRAINTS, LinearSkipMixin
 from ._scaling import standardize_targets, target_scaling
 from ._streaming import forecast
@@ -28,7 +29,7 @@ from ._targets import (
 __all__ = ["RNNRegressor"]
 
 
-class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
+class RNNRegressor(LevelGainMixin, LinearSkipMixin, RegressorMixin, BaseRNN):
     """Recurrent neural network regressor.
 
     Reads each input sequence with a stack of recurrent layers and predicts one
@@ -190,6 +191,20 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         univariate series). An int: every column continues that feature
         (``make_windows(..., target=k)``: ``level_features=k``). Fitted value:
         ``level_features_``.
+    level_gain : "auto" or float, default="auto"
+        With ``local_level``, how much of the level the targets carry on: the
+        network learns ``y - level_gain * level`` and predictions add that
+        back. 1 is plain reversible instance normalisation, right for a random
+        walk; a growing trend carries more than its level on, a series that
+        returns to its mean less. ``"auto"`` solves it before training, per
+        target column, as 1 plus the level's coefficient in a ridge
+        regression of ``y - level`` on the leveled last steps (as many as
+        ``linear_skip="auto"`` reads) and the level: a linear autoregression
+        on the raw lags, so the local level loses nothing one knows. On the
+        user guide's panel it took Airline's 24-month forecast from 31 to
+        24.5, Uschange from 0.348 to 0.305 (beating AR) and Lynx from 0.163
+        to 0.148. The value used is in ``level_gain_``; a shift of the input
+        windows by ``d`` moves the predictions by ``level_gain_ * d``.
     linear_skip : "auto" or int, default="auto"
         Add a linear model of the last ``linear_skip`` input steps to the
         output (at every step with ``return_sequences``): their ridge
@@ -242,6 +257,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         Whether the network reads each sequence both ways.
     local_level_ : {None, "mean", "last"}
         The ``local_level`` training used.
+    level_gain_ : tuple of float or None
+        With a local level, the gain of each target column (``level_gain``);
+        None without one.
     level_features_ : tuple of int or None
         With a local level, the input feature each output is measured from.
 
@@ -297,6 +315,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         patch_size="auto",
         local_level=None,
         level_features=None,
+        level_gain="auto",
         linear_skip="auto",
     ):
         self._store_params(locals())
@@ -305,6 +324,7 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
         **BaseRNN._parameter_constraints,
         **SEQUENCE_OUTPUT_CONSTRAINTS,
         **LEVEL_CONSTRAINTS,
+        **GAIN_CONSTRAINTS,
         **SKIP_CONSTRAINTS,
         **CV_EARLY_STOPPING,
     }
@@ -324,9 +344,9 @@ class RNNRegressor(LinearSkipMixin, RegressorMixin, BaseRNN):
                 f"y has {Y.shape[-1]} outputs but the model was fitted with "
                 f"{self.n_outputs_}."
             )
-        levels = self._target_levels(X3, lengths, Y.shape[-1], reset)
-        if levels is not None:  # many-to-one only (_check_local_level)
-            Y = valid = Y - levels
+        leveled = self._leveled_targets(Y, X3, lengths, sw, reset)
+        if leveled is not Y:  # many-to-one only (_check_local_level)
+            Y = valid = leveled
         if reset:
             self._y_ndim = 2 if self.return_sequences else y_ndim
             self.n_outputs_ = Y.shape[-1]

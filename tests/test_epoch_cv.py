@@ -14,7 +14,7 @@ from skrnn._epoch_cv import (
     choose_epochs,
     cv_folds,
 )
-from skrnn._linear_skip import RIDGE_ALPHAS
+from skrnn._ridge import RIDGE_ALPHAS
 from skrnn.datasets import make_adding_problem
 from skrnn.preprocessing import make_windows
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.linear_model import LinearRegression
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer
 from skrnn.datasets import load_airline
@@ -24,25 +25,79 @@ def _windows(F=1, horizon=1, window=8, target=0):
 
 
 @pytest.mark.parametrize("how", ["mean", "last"])
-def test_regressor_predictions_follow_a_shift_of_the_level(how):
+@pytest.mark.parametrize("gain", ["auto", 1.0])
+def test_regressor_predictions_follow_a_shift_of_the_level(how, gain):
     X, y = _windows()
-    reg = RNNRegressor(local_level=how, **SMALL).fit(X, y)
-    # a window shifted by c is read as the same window: its prediction moves by c
-    assert_allclose(reg.predict(X + 100.0), reg.predict(X) + 100.0, atol=1e-9)
+    reg = RNNRegressor(local_level=how, level_gain=gain, **SMALL).fit(X, y)
+    # a window shifted by c is read as the same window: its prediction moves
+    # by the gain times c (exactly c with level_gain=1)
+    (g,) = reg.level_gain_
+    assert g == 1.0 if gain == 1.0 else g != 1.0
+    assert_allclose(reg.predict(X + 100.0), reg.predict(X) + 100.0 * g, atol=1e-9)
     no_level = RNNRegressor(**SMALL).fit(X, y)
     assert not np.allclose(no_level.predict(X + 100.0), no_level.predict(X) + 100.0)
 
 
 @pytest.mark.parametrize("how", ["mean", "last"])
-def test_fit_equals_a_plain_fit_on_windows_minus_their_level(how):
+@pytest.mark.parametrize("gain", [1.0, 0.5])
+def test_fit_equals_a_plain_fit_on_windows_minus_their_level(how, gain):
     X, y = _windows(F=2)
     level = X[:, -1, :] if how == "last" else X.mean(axis=1)
-    reg = RNNRegressor(local_level=how, level_features=0, **SMALL).fit(X, y)
-    plain = RNNRegressor(**SMALL).fit(X - level[:, None, :], y - level[:, 0])
+    reg = RNNRegressor(local_level=how, level_features=0, level_gain=gain, **SMALL).fit(
+        X, y
+    )
+    carried = gain * level[:, 0]
+    plain = RNNRegressor(**SMALL).fit(X - level[:, None, :], y - carried)
     for k, v in plain.state_dict_.items():
         assert_allclose(reg.state_dict_[k], v, rtol=1e-12, atol=1e-12)
-    assert_allclose(reg.predict(X), plain.predict(X - level[:, None]) + level[:, 0])
+    assert_allclose(reg.predict(X), plain.predict(X - level[:, None]) + carried)
     assert reg.local_level_ == how and reg.level_features_ == (0,)
+    assert reg.level_gain_ == (gain,)
+
+
+def _ar1(n, phi=0.6, mean=2.0, seed=0):
+    rng = np.random.RandomState(seed)
+    noise, series = rng.normal(size=n), np.zeros(n)
+    for t in range(1, n):
+        series[t] = phi * series[t - 1] + noise[t]
+    return series + mean
+
+
+def test_auto_gain_is_the_level_coefficient_of_the_autoregression():
+    # a stationary AR(1) returns to its mean: it carries only part of a
+    # window's level on. The gain is 1 + the level's coefficient in the
+    # regression of y - level on the leveled lags and the level (least
+    # squares here; the estimator's ridge penalty is small at 1000 windows).
+    X, y = make_windows(_ar1(1000), window=4)
+    level = X[:, :, 0].mean(axis=1)
+    columns = np.column_stack([X[:, :, 0] - level[:, None], level])
+    expected = 1.0 + LinearRegression().fit(columns, y - level).coef_[-1]
+    reg = RNNRegressor(local_level="mean", **SMALL).fit(X, y)
+    assert expected < 0.7  # far from plain instance normalisation's 1
+    assert_allclose(reg.level_gain_, [expected], atol=0.01)
+    # a random walk carries its level on whole: the gain is 1
+    walk = np.cumsum(np.random.RandomState(1).normal(size=1000))
+    reg.fit(*make_windows(walk, window=4))
+    assert_allclose(reg.level_gain_, [1.0], atol=0.02)
+
+
+def test_auto_gain_beats_the_plain_level_on_a_series_that_returns_to_its_mean():
+    series = _ar1(1200)
+    X, y = make_windows(series[:1000], window=4)
+    X_test, y_test = make_windows(series[1000:], window=4)
+    errors = {}
+    for gain in ("auto", 1.0):
+        reg = RNNRegressor(
+            hidden_layer_sizes=(8,),
+            max_iter=30,
+            local_level="mean",
+            level_gain=gain,
+            linear_skip=0,
+            random_state=0,
+        ).fit(X, y)
+        errors[gain] = np.sqrt(np.mean((reg.predict(X_test) - y_test) ** 2))
+    # the noise's standard deviation (1.0) is the best any forecast can do
+    assert errors["auto"] < 0.96 < 0.99 < errors[1.0], errors
 
 
 def test_ragged_windows_use_the_level_of_their_valid_steps():
@@ -61,7 +116,9 @@ def test_multistep_multivariate_targets_follow_their_own_features():
     assert reg.level_features_ == (0, 1, 0, 1, 0, 1)
     shift = np.array([10.0, -5.0])
     moved = reg.predict(X + shift)
-    assert_allclose(moved, reg.predict(X) + np.tile(shift, 3), atol=1e-9)
+    gain = np.asarray(reg.level_gain_)
+    assert len(set(reg.level_gain_)) == 6  # one per target column
+    assert_allclose(moved, reg.predict(X) + gain * np.tile(shift, 3), atol=1e-9)
     assert reg.forecast(X[:2], 4).shape == (2, 4, 2)
 
 
@@ -111,6 +168,7 @@ def test_follows_a_trend_beyond_the_training_range_on_real_data():
     ("params", "fit_y", "match"),
     [
         ({"level_features": 0}, None, "only read with local_level"),
+        ({"level_gain": 0.5}, None, "level_gain is only read"),
         ({"local_level": "mean", "return_sequences": True}, "steps", "per-step"),
         ({"local_level": "mean", "level_features": 2}, None, r"\[0, 2\)"),
         ({"local_level": "mean", "level_features": [0, 1]}, None, "1 ints"),
@@ -156,9 +214,11 @@ def test_load_state_dict_fixes_the_levels():
     reg = RNNRegressor(local_level="last", **SMALL).fit(X, y)
     fresh = RNNRegressor(local_level="last", hidden_layer_sizes=(4,))
     fresh.load_state_dict(reg.state_dict_)
-    assert fresh.level_features_ == (0,)
+    # loaded weights carry no fitted gain: the level is added back whole
+    assert fresh.level_features_ == (0,) and fresh.level_gain_ == (1.0,)
+    level = reg.level_gain_[0] * X[:, -1, 0]
     raw_std = reg.target_scale_, reg.target_mean_
-    expected = (reg.predict(X) - X[:, -1, 0] - raw_std[1]) / raw_std[0] + X[:, -1, 0]
+    expected = (reg.predict(X) - level - raw_std[1]) / raw_std[0] + X[:, -1, 0]
     assert_allclose(fresh.predict(X), expected, rtol=1e-10, atol=1e-10)
 
 
@@ -171,4 +231,5 @@ def test_a_saved_model_keeps_its_levels(tmp_path):
     persistence.save(reg, path)
     loaded = persistence.load(path)
     assert loaded.local_level_ == "last" and loaded.level_features_ == (1,)
+    assert loaded.level_gain_ == reg.level_gain_ != (1.0,)
     assert_allclose(loaded.predict(X + 1.0), reg.predict(X + 1.0), rtol=0, atol=0)

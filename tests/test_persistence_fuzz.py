@@ -309,6 +309,14 @@ CRAFTED = {
         _arrays("regressor", **{_MEAN: np.zeros(5)}),
         r"target_mean_.npy has shape \(5,\); the model's architecture needs \(1,\)",
     ),
+    "a level gain without a local level": (
+        _meta("regressor", _set("fitted", level_gain_=[1.5])),
+        "level_gain_ holds one gain per level feature",
+    ),
+    "a level gain that is not a number": (
+        _meta("regressor", _set("fitted", level_gain_=["1.5"])),
+        r"level_gain_\[0\] must be a finite number",
+    ),
     "3 classes_ beside a binary head": (
         _arrays("classifier", **{_CLASSES: np.array([False, True, True])}),
         r"classes_.npy has shape \(3,\); the model's architecture needs \(2,\)",

@@ -127,6 +127,7 @@ NETWORK_PARAMS = {
     "patch_size": None,  # the fitted patch_size_ is exported (see patches)
     "local_level": {None},
     "level_features": None,  # read only with a local_level, which is refused
+    "level_gain": None,  # likewise
     "linear_skip": None,  # the fitted skip.weight is exported (see _skip)
 }
 SUPPORTED = {**TRAINING_PARAMS, **NETWORK_PARAMS}
