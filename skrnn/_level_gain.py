@@ -8,8 +8,9 @@ value starts from the current level. Other series carry their level on by more
 mean: quarterly growth rates) than that. ``"auto"`` estimates the gain before
 training as ``1 + c``, where ``c`` is the level's coefficient in the ridge
 regression of ``y - m`` on the last input steps minus their level and on the
-level itself: the autoregression on the raw lags, written in the network's
-units, so the local level loses nothing a linear autoregression knows.
+level itself (penalty :data:`GAIN_ALPHA`): the autoregression on the raw lags,
+written in the network's units, so the local level loses nothing a linear
+autoregression knows.
 """
 
 from numbers import Real
@@ -27,6 +28,13 @@ __all__ = ["GAIN_CONSTRAINTS", "LevelGainMixin", "fit_level_gain"]
 GAIN_CONSTRAINTS = {
     "level_gain": [StrOptions({"auto"}), Interval(Real, None, None, closed="neither")]
 }
+
+
+#: The gain's ridge penalty, on standardised columns: fixed (not chosen by
+#: generalised cross-validation) so that integer sample weights give the gain
+#: of repeated windows, as scikit-learn's estimator checks ask; mild next to
+#: the sums of squares of the 30 or more windows a forecaster learns from.
+GAIN_ALPHA = 1.0
 
 
 def fit_level_gain(X3, lengths, Y, weights, how, features):
@@ -56,7 +64,9 @@ def fit_level_gain(X3, lengths, Y, weights, how, features):
     columns = np.hstack([lags, levels[:, carried]])
     residual = Y - levels[:, list(features)]
     w = np.ones(len(Y)) if weights is None else weights
-    coef, _ = weighted_ridge(columns, residual, w, "level gain's ridge regression")
+    coef, _ = weighted_ridge(
+        columns, residual, w, "level gain's ridge regression", alpha=GAIN_ALPHA
+    )
     at = {f: lags.shape[1] + i for i, f in enumerate(carried)}
     return tuple(1.0 + float(coef[j, at[f]]) for j, f in enumerate(features))
 

@@ -1,7 +1,7 @@
 """The weighted ridge regression that the linear skip and the level gain solve."""
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import Ridge, RidgeCV
 
 from ._scaling import target_scaling
 
@@ -11,13 +11,15 @@ __all__ = ["RIDGE_ALPHAS", "weighted_ridge"]
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
 
-def weighted_ridge(L, T, w, what):
+def weighted_ridge(L, T, w, what, alpha=None):
     """``(coef, bias)`` of the ridge regression of ``T`` on ``L``, in float64.
 
     The columns of ``L`` are standardised (weighted) before the fit, so the
-    penalty treats them alike; its strength is chosen over
-    :data:`RIDGE_ALPHAS` by scikit-learn's ``RidgeCV``. Rows of zero weight
-    are left out.
+    penalty treats them alike; its strength is ``alpha``, or by default
+    chosen over :data:`RIDGE_ALPHAS` by scikit-learn's ``RidgeCV``
+    (generalised cross-validation, which counts a row of weight 2 once: only
+    a fixed ``alpha`` makes integer weights equal repeated rows). Rows of
+    zero weight are left out.
 
     Parameters
     ----------
@@ -27,6 +29,8 @@ def weighted_ridge(L, T, w, what):
     what : str
         The model being solved and its off switch, named by the error raised
         when the sums of squares overflow.
+    alpha : float or None, default=None
+        A fixed penalty instead of the cross-validated one.
 
     Returns
     -------
@@ -38,7 +42,7 @@ def weighted_ridge(L, T, w, what):
     L, T, w = L[keep], T[keep], w[keep]
     with np.errstate(over="ignore", invalid="ignore"):  # checked below
         mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS)
+        ridge = RidgeCV(alphas=RIDGE_ALPHAS) if alpha is None else Ridge(alpha)
         ridge.fit((L - mean) / scale, T, sample_weight=w)
         coef = np.atleast_2d(ridge.coef_) / scale
         bias = np.atleast_1d(ridge.intercept_) - coef @ mean
