@@ -18,7 +18,7 @@ from ._epoch_cv import CV_EARLY_STOPPING
 from ._level import LEVEL_CONSTRAINTS
 from ._level_gain import GAIN_CONSTRAINTS, LevelGainMixin
 from ._linear_skip import SKIP_CONSTRAINTS, LinearSkipMixin
-from ._scaling import standardize_targets, target_scaling
+from ._scaling import checked_target_scaling, standardize_targets
 from ._streaming import forecast
 from ._targets import (
     per_step_regression_targets,
@@ -352,7 +352,9 @@ class RNNRegressor(LevelGainMixin, LinearSkipMixin, RegressorMixin, BaseRNN):
             self._y_ndim = 2 if self.return_sequences else y_ndim
             self.n_outputs_ = Y.shape[-1]
             # weighted, so that integer weights equal repeated samples
-            self.target_mean_, self.target_scale_ = target_scaling(valid, sw, dtype)
+            self.target_mean_, self.target_scale_ = checked_target_scaling(
+                valid, sw, dtype
+            )
         Y = standardize_targets(Y, self.target_mean_, self.target_scale_, dtype)
         if mask is not None:
             Y[~mask] = 0

@@ -42,10 +42,13 @@ def weighted_ridge(L, T, w, what, alpha=None):
     L, T, w = L[keep], T[keep], w[keep]
     with np.errstate(over="ignore", invalid="ignore"):  # checked below
         mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS) if alpha is None else Ridge(alpha)
-        ridge.fit((L - mean) / scale, T, sample_weight=w)
-        coef = np.atleast_2d(ridge.coef_) / scale
-        bias = np.atleast_1d(ridge.intercept_) - coef @ mean
+        Z = (L - mean) / scale
+        coef = bias = np.array([np.nan])
+        if all(np.isfinite(a).all() for a in (scale, Z, T)):
+            ridge = RidgeCV(alphas=RIDGE_ALPHAS) if alpha is None else Ridge(alpha)
+            ridge.fit(Z, T, sample_weight=w)
+            coef = np.atleast_2d(ridge.coef_) / scale
+            bias = np.atleast_1d(ridge.intercept_) - coef @ mean
     if not (np.isfinite(coef).all() and np.isfinite(bias).all()):
         raise ValueError(
             f"the {what} overflowed: the inputs are too large for float64 sums "

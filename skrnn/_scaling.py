@@ -15,7 +15,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import length_mask, restore_kind, validate_sequence_data
 
-__all__ = ["SequenceScaler", "standardize_targets", "target_scaling"]
+__all__ = [
+    "SequenceScaler",
+    "checked_target_scaling",
+    "standardize_targets",
+    "target_scaling",
+]
 
 
 def target_scaling(values, weights, dtype):
@@ -39,6 +44,23 @@ def target_scaling(values, weights, dtype):
     mean = np.average(values, axis=0, weights=weights)
     scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
     return mean, np.where(scale > 0, scale, 1.0).astype(dtype)
+
+
+def checked_target_scaling(values, weights, dtype):
+    """:func:`target_scaling` of an estimator's ``y``, refused if it overflows.
+
+    Targets near the float64 limit give an infinite mean or standard deviation,
+    after which every prediction would be NaN: raise instead, before training.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # checked here
+        mean, scale = target_scaling(values, weights, dtype)
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        raise ValueError(
+            "y is too large: its mean or standard deviation overflows float64. "
+            "Scale the targets first (for example divide them by a power of ten, "
+            "or use sklearn.compose.TransformedTargetRegressor)."
+        )
+    return mean, scale
 
 
 def standardize_targets(Y, mean, scale, dtype):

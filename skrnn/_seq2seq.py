@@ -24,7 +24,7 @@ from ._fitted import chunks
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._parallel import blas_single_thread
-from ._scaling import standardize_targets, target_scaling
+from ._scaling import checked_target_scaling, standardize_targets
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -229,7 +229,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             self.n_timesteps_out_ = int(out_lengths.max())
             w = np.broadcast_to(sw[:, None], mask.shape)[mask]
             valid = Y3[mask]
-            self.target_mean_, self.target_scale_ = target_scaling(valid, w, dtype)
+            self.target_mean_, self.target_scale_ = checked_target_scaling(
+                valid, w, dtype
+            )
         Y3 = standardize_targets(Y3, self.target_mean_, self.target_scale_, dtype)
         Y3[~mask] = 0
         return Y3, mask.astype(dtype), None, out_lengths

@@ -270,6 +270,54 @@ def test_float32_model_refuses_float64_input_beyond_float32():
     assert np.isfinite(reg.predict(X)).all()
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RNNRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0),
+        lambda: RNNRegressor(
+            hidden_layer_sizes=(4,), max_iter=2, early_stopping=False, random_state=0
+        ),
+        lambda: Seq2SeqTransformer(hidden_layer_sizes=(4,), max_iter=2),
+    ],
+)
+def test_targets_whose_spread_overflows_are_refused_and_keep_the_model(make):
+    # a standard deviation beyond float64 would make every prediction NaN
+    X, y = _data()
+    est = make()
+    target = X if isinstance(est, Seq2SeqTransformer) else y
+    est.fit(X, target)
+    before = est.predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NumPy overflow noise
+        with pytest.raises(ValueError, match="y is too large"):
+            est.fit(X, target * 1e300)
+    np.testing.assert_array_equal(est.predict(X), before)
+
+
+@pytest.mark.parametrize(
+    ("params", "what"),
+    [
+        ({"linear_skip": 3}, "linear skip's"),
+        (
+            {"local_level": "last", "level_features": 0, "linear_skip": 0},
+            "level gain's",
+        ),
+    ],
+)
+def test_inputs_whose_spread_overflows_are_refused_by_the_ridges(params, what):
+    X, y = _data()
+    X = X * 1e200  # finite, but their squares are not
+    est = RNNRegressor(
+        hidden_layer_sizes=(4,), early_stopping=False, random_state=0, **params
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no NumPy overflow noise
+        with pytest.raises(ValueError, match=f"the {what} ridge regression overflow"):
+            est.fit(X, y)
+    assert not hasattr(est, "state_dict_")
+
+
 # ------------------------------------------------- warm start, new network
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
