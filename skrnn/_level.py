@@ -158,8 +158,6 @@ class LocalLevelMixin:
             found = check_level_features(self.level_features, n_targets, n_features)
             features = tuple(found.tolist())
         self.local_level_, self.level_features_ = how, features
-        if hasattr(self, "level_gain"):  # the regressor (skrnn._level_gain)
-            self.level_gain_ = None if how is None else self._fixed_gain(n_targets)
 
     def _gained(self, levels):
         """``levels`` in the target columns times ``level_gain_`` (if any)."""

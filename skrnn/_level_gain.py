@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._level import sequence_levels, subtract_level
-from ._linear_skip import AUTO_SKIP_INPUTS
+from ._linear_skip import auto_skip_steps
 from ._ridge import weighted_ridge
 from ._skip import skip_lags
 
@@ -47,7 +47,7 @@ def fit_level_gain(X3, lengths, Y, weights, how, features):
     lengths : ndarray of int of shape (n_samples,)
     Y : ndarray of shape (n_samples, n_targets)
         The targets.
-    weights : ndarray of shape (n_samples,) or None
+    weights : ndarray of shape (n_samples,)
     how : {"mean", "last"}
         The ``local_level``.
     features : tuple of int
@@ -58,14 +58,14 @@ def fit_level_gain(X3, lengths, Y, weights, how, features):
     gain : tuple of float, one per target column
     """
     levels = sequence_levels(X3, lengths, how)
-    k = min(X3.shape[1], max(1, AUTO_SKIP_INPUTS // X3.shape[2]))
+    k = min(X3.shape[1], auto_skip_steps(X3.shape[2]))
     lags = skip_lags(subtract_level(X3, lengths, levels), lengths, k, False)
     carried = sorted(set(features))
     columns = np.hstack([lags, levels[:, carried]])
     residual = Y - levels[:, list(features)]
-    w = np.ones(len(Y)) if weights is None else weights
+    what = "level gain's ridge regression"
     coef, _ = weighted_ridge(
-        columns, residual, w, "level gain's ridge regression", alpha=GAIN_ALPHA
+        columns, residual, weights, what, "set level_gain=1.0", alpha=GAIN_ALPHA
     )
     at = {f: lags.shape[1] + i for i, f in enumerate(carried)}
     return tuple(1.0 + float(coef[j, at[f]]) for j, f in enumerate(features))
@@ -74,10 +74,12 @@ def fit_level_gain(X3, lengths, Y, weights, how, features):
 class LevelGainMixin:
     """``level_gain`` for an estimator with ``local_level`` (the regressor)."""
 
-    def _fixed_gain(self, n_targets):
-        """``level_gain_`` before (or without) a fit: the set value, or 1."""
+    def _fix_levels(self, n_targets, n_features):
+        """Also set ``level_gain_`` before (or without) a fit from data: the
+        set value, or 1 for ``"auto"``; None without a local level."""
+        super()._fix_levels(n_targets, n_features)
         gain = 1.0 if self.level_gain == "auto" else float(self.level_gain)
-        return (gain,) * n_targets
+        self.level_gain_ = None if self.local_level_ is None else (gain,) * n_targets
 
     def _leveled_targets(self, Y, X3, lengths, sw, reset):
         """``Y`` minus each window's level times the gain (fitted on ``reset``)."""

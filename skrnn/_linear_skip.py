@@ -36,6 +36,12 @@ def requested_skip(estimator, n_features, n_samples=None):
         return 0
     if n_samples is not None and not folds_planned(estimator, n_samples):
         return 0
+    return auto_skip_steps(n_features)
+
+
+def auto_skip_steps(n_features):
+    """The last steps ``linear_skip="auto"`` reads: :data:`AUTO_SKIP_INPUTS`
+    input values of ``n_features`` each (at least one step)."""
     return max(1, AUTO_SKIP_INPUTS // max(1, n_features))
 
 
@@ -49,9 +55,9 @@ def ridge_start(X, lengths, Y, weights, k, per_step):
     lags = skip_lags(X, lengths, k, per_step)
     L = lags.reshape(-1, lags.shape[-1])
     T = Y.reshape(len(L), -1)
-    coef, bias = weighted_ridge(
-        L, T, np.reshape(weights, -1), "linear skip's ridge regression"
-    )
+    w = np.reshape(weights, -1)
+    what = "linear skip's ridge regression"
+    coef, bias = weighted_ridge(L, T, w, what, "set linear_skip=0")
     return coef.astype(X.dtype), bias.astype(X.dtype)
 
 

@@ -11,7 +11,7 @@ __all__ = ["RIDGE_ALPHAS", "weighted_ridge"]
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
 
-def weighted_ridge(L, T, w, what, alpha=None):
+def weighted_ridge(L, T, w, what, off, alpha=None):
     """``(coef, bias)`` of the ridge regression of ``T`` on ``L``, in float64.
 
     The columns of ``L`` are standardised (weighted) before the fit, so the
@@ -26,9 +26,9 @@ def weighted_ridge(L, T, w, what, alpha=None):
     L : ndarray of shape (n_rows, n_columns)
     T : ndarray of shape (n_rows, n_targets)
     w : ndarray of shape (n_rows,)
-    what : str
-        The model being solved and its off switch, named by the error raised
-        when the sums of squares overflow.
+    what, off : str
+        The model being solved and the setting that switches it off, both
+        named by the error raised when the sums of squares overflow.
     alpha : float or None, default=None
         A fixed penalty instead of the cross-validated one.
 
@@ -43,22 +43,17 @@ def weighted_ridge(L, T, w, what, alpha=None):
     with np.errstate(over="ignore", invalid="ignore"):  # checked below
         mean, scale = target_scaling(L, w, np.float64)  # weighted, 1 if constant
         Z = (L - mean) / scale
-        coef = bias = np.array([np.nan])
-        if all(np.isfinite(a).all() for a in (scale, Z, T)):
+        finite = all(np.isfinite(a).all() for a in (scale, Z, T))
+        if finite:
             ridge = RidgeCV(alphas=RIDGE_ALPHAS) if alpha is None else Ridge(alpha)
             ridge.fit(Z, T, sample_weight=w)
             coef = np.atleast_2d(ridge.coef_) / scale
             bias = np.atleast_1d(ridge.intercept_) - coef @ mean
-    if not (np.isfinite(coef).all() and np.isfinite(bias).all()):
+            finite = np.isfinite(coef).all() and np.isfinite(bias).all()
+    if not finite:
         raise ValueError(
             f"the {what} overflowed: the inputs are too large for float64 sums "
             "of squares. Scale them (for example with "
-            f"skrnn.preprocessing.SequenceScaler) or {_OFF[what]}."
+            f"skrnn.preprocessing.SequenceScaler) or {off}."
         )
     return coef, bias
-
-
-_OFF = {
-    "linear skip's ridge regression": "set linear_skip=0",
-    "level gain's ridge regression": "set level_gain=1.0",
-}
