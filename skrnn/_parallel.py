@@ -3,7 +3,9 @@
 import contextlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "max_threads",
     "run_shards",
     "set_max_threads",
+    "thread_invariant",
 ]
 
 #: Fewest multiply-adds per shard in one step's recurrent GEMM (rows x gate width x
@@ -43,13 +46,13 @@ _MAX_THREADS = None
 #: The BLAS libraries loaded with NumPy and SciPy, found once at import.
 _BLAS = ThreadpoolController().select(user_api="blas")
 
-#: Whether every loaded BLAS is OpenBLAS, whose multi-threaded GEMM hands each
-#: thread whole blocks of the output and never splits the sum over the inner
-#: dimension, so a product's numbers do not depend on its thread count (its dot
-#: products and matrix-vector products do split the sum: they stay on one thread).
-#: Checked (``tests/test_parallel.py``) on OpenBLAS 0.3.30 and 0.3.31; OpenBLAS
-#: 0.3.21 (numpy 1.24's wheel, Prescott kernels on our machines) gave float32
-#: products that changed with the thread count, so older builds stay on one thread.
+#: Oldest OpenBLAS whose GEMM may be run on several threads. OpenBLAS hands
+#: each thread whole blocks of the output and never splits the sum over the
+#: inner dimension (its dot and matrix-vector products do: they stay on one
+#: thread), yet whether a product's numbers depend on the thread count still
+#: depends on the CPU's kernels, so :func:`thread_invariant` measures it.
+#: OpenBLAS 0.3.21 (numpy 1.24's wheel, Prescott kernels on our machines) gave
+#: float32 products that changed with the thread count.
 MIN_INVARIANT_OPENBLAS = (0, 3, 30)
 
 
@@ -60,10 +63,20 @@ def _version(lib):
         return ()
 
 
+#: Whether the loaded BLAS can be thread-invariant at all (OpenBLAS, recent).
 _THREAD_INVARIANT_GEMM = bool(_BLAS.lib_controllers) and all(
     lib.internal_api == "openblas" and _version(lib) >= MIN_INVARIANT_OPENBLAS
     for lib in _BLAS.lib_controllers
 )
+
+#: Products :func:`thread_invariant` compares: remainders of every kernel
+#: block size in each dimension, as the scan's products have. OpenBLAS 0.3.31
+#: with its Haswell kernels (AMD Zen 3 here) changed float32 and float64 numbers
+#: with the thread count on most of them; with its AVX-512 kernels (Zen 4) on none.
+_PROBE_SHAPES = ((97, 61, 130), (64, 128, 512), (512, 64, 96), (33, 200, 77))
+
+#: ``(dtype, threads) -> bool``: what :func:`thread_invariant` found.
+_PROBED = {}
 
 #: Environment variables joblib / loky set in parallel workers to share the cores.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -116,7 +129,7 @@ def set_max_threads(n):
     _MAX_THREADS = n
 
 
-def gemm_threads(m, k, n):
+def gemm_threads(m, k, n, dtype):
     """Context for a loop of ``(m, k) @ (k, n)`` products: BLAS on every thread.
 
     Training and prediction run BLAS on one thread (:class:`blas_single_thread`), so
@@ -125,8 +138,9 @@ def gemm_threads(m, k, n):
     of each step's time. This context raises BLAS to :func:`max_threads` for such
     a loop when that changes no number and pays:
 
-    - the BLAS is OpenBLAS, whose GEMM results do not depend on the thread count
-      (``tests/test_parallel.py`` checks it for the scan);
+    - the BLAS is OpenBLAS and its GEMM results for ``dtype`` do not depend on
+      the thread count on this machine (:func:`thread_invariant`;
+      ``tests/test_parallel.py`` checks it for the scan);
     - the products are true GEMMs: no dimension is 1, which NumPy would hand to
       a matrix-vector or dot routine that splits its sums between threads;
     - each product has at least :data:`MIN_GEMM_THREAD_WORK` multiply-adds.
@@ -138,7 +152,7 @@ def gemm_threads(m, k, n):
     --------
     >>> import numpy as np
     >>> from skrnn._parallel import gemm_threads
-    >>> with gemm_threads(64, 128, 512):
+    >>> with gemm_threads(64, 128, 512, np.float64):
     ...     out = np.ones((64, 128)) @ np.ones((128, 512))
     >>> float(out[0, 0])
     128.0
@@ -146,12 +160,49 @@ def gemm_threads(m, k, n):
     n_threads = max_threads()
     if (
         n_threads < 2
-        or not _THREAD_INVARIANT_GEMM
         or min(m, k, n) < 2
         or m * k * n < MIN_GEMM_THREAD_WORK
+        or not thread_invariant(dtype, n_threads)
     ):
         return contextlib.nullcontext()
     return _BlasThreads(n_threads)
+
+
+def thread_invariant(dtype, n_threads):
+    """Whether this BLAS's GEMM gives the same numbers on ``n_threads`` as on one.
+
+    OpenBLAS splits a product's output between threads and never its inner
+    sums, but the blocks at the edges of each thread's part may go through
+    other kernels that round differently, depending on the CPU's kernels. So
+    the answer is measured, once per process and ``(dtype, n_threads)``: the
+    products of :data:`_PROBE_SHAPES`, on one thread and on ``n_threads``, bit
+    for bit (about a millisecond).
+    """
+    key = (np.dtype(dtype).str, n_threads)
+    if key not in _PROBED:
+        _PROBED[key] = _THREAD_INVARIANT_GEMM and _probe(np.dtype(dtype), n_threads)
+    return _PROBED[key]
+
+
+def _probe(dtype, n_threads):
+    rng = np.random.default_rng(0)
+    pairs = [
+        (rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)))
+        for m, k, n in _PROBE_SHAPES
+    ]
+    with _LOCK:
+        before = _get_threads()
+        try:
+            for a, b in pairs:
+                b = b.astype(dtype)
+                _set_threads([1] * len(before))
+                one = a @ b
+                _set_threads([n_threads] * len(before))
+                if not np.array_equal(one, a @ b):
+                    return False
+        finally:
+            _set_threads(before)
+    return True
 
 
 #: Guards the process-wide BLAS thread setting: the regions below open and close
@@ -289,20 +340,22 @@ def run_shards(fn, items, gemm):
 
     NumPy releases the GIL inside ufuncs and BLAS calls, so independent shards
     run side by side, each with BLAS on one thread. The first item runs on the
-    calling thread. A single item (an unsharded batch) gets the cores for its
-    matrix products instead, through :func:`gemm_threads`.
+    calling thread, the others on worker threads kept for the process's life.
+    A single item (an unsharded batch) gets the cores for its matrix products
+    instead, through :func:`gemm_threads`.
 
     Parameters
     ----------
     fn : callable
     items : list
-    gemm : tuple of int
-        ``(m, k, n)`` of the matrix products ``fn`` makes for a single item.
+    gemm : tuple
+        ``(m, k, n, dtype)`` of the matrix products ``fn`` makes for a single
+        item.
 
     Examples
     --------
     >>> from skrnn._parallel import run_shards
-    >>> run_shards(lambda x: 2 * x, [1, 2], (1, 1, 1))
+    >>> run_shards(lambda x: 2 * x, [1, 2], (1, 1, 1, float))
     [2, 4]
     """
     if len(items) == 1:
@@ -311,21 +364,34 @@ def run_shards(fn, items, gemm):
     n = min(len(items), max_threads())
     if n < 2:
         return [fn(item) for item in items]
-    results = [None] * len(items)
-    errors = []
-
-    def work(k):
-        try:
-            results[k] = fn(items[k])
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, len(items))]
-    for thread in threads:
-        thread.start()
-    work(0)
-    for thread in threads:
-        thread.join()
+    pool = _shard_pool(len(items) - 1)
+    futures = [pool.submit(fn, item) for item in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:  # every shard has ended before anything returns or raises
+        rest = [future.exception() for future in futures]
+    errors = [exc for exc in rest if exc is not None]
     if errors:
         raise errors[0]
-    return results
+    return [first, *(future.result() for future in futures)]
+
+
+_POOL = {"pid": None, "size": 0, "pool": None}
+_POOL_LOCK = threading.Lock()
+
+
+def _shard_pool(size):
+    """The process's worker threads for shards, started once (thread start-up
+    cost 0.5 ms per call on a busy 2-core machine against 0.05 ms for a hand-off
+    to a waiting worker, on a scan step of a few ms). A forked child starts its
+    own: the parent's threads do not exist there."""
+    with _POOL_LOCK:
+        if _POOL["pid"] != os.getpid() or _POOL["size"] < size:
+            if _POOL["pid"] == os.getpid():
+                _POOL["pool"].shutdown(wait=False)
+            _POOL.update(
+                pid=os.getpid(),
+                size=size,
+                pool=ThreadPoolExecutor(size, thread_name_prefix="skrnn-shard"),
+            )
+        return _POOL["pool"]

@@ -84,7 +84,7 @@ def _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast):
         gates, cache["grad_rows"] = rows[:T], rows[1:]
     else:  # the kernels turn each row into its gradient in place
         gates = np.empty((T, B, GH), X.dtype)
-    with gemm_threads(T * B, F, GH):
+    with gemm_threads(T * B, F, GH, X.dtype):
         np.dot(X.reshape(T * B, F), w_ih.T, out=gates.reshape(T * B, GH))
     gates += bias
     cache["gates"] = gates
@@ -183,7 +183,7 @@ def _numpy_shards(cell, cache, names, X, project, w_hh_t, b_hidden):
         return shard
 
     rows = batch_shards(B, GH, V)
-    return list(zip(rows, run_shards(run, rows, (B, V, GH)), strict=True))
+    return list(zip(rows, run_shards(run, rows, (B, V, GH, X.dtype)), strict=True))
 
 
 #: A cell whose gates live in its output buffer (``gates_in_output``) keeps the
@@ -321,7 +321,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
     for t1 in range(T, 0, -chunk):
         steps = range(max(t1 - chunk, 0), t1)
         dg = dgates[: len(steps)] if cell.gates_in_output else dgates[steps.start : t1]
-        run_shards(partial(run, steps=steps, dg=dg), shards, (B, GH, V))
+        run_shards(partial(run, steps=steps, dg=dg), shards, (B, GH, V, X.dtype))
         part = _weight_grads(dg, hh_only, cache, X, steps)
         if grads is None:
             grads = part
@@ -330,7 +330,7 @@ def scan_backward(cell, params, X, cache, dY=None, dcarryT=None, need_dX=True):
                 g += p
         if need_dX:
             n = len(steps) * B
-            with gemm_threads(n, GH, F):
+            with gemm_threads(n, GH, F, X.dtype):
                 np.dot(dg.reshape(n, GH), w_ih, out=dX[steps.start : t1].reshape(n, F))
     return dX, _initial_state_grads(cell, shards), grads
 
@@ -395,19 +395,19 @@ def _weight_grads(dg, hh_only, cache, X, steps):
     dg = dg.reshape(n, GH)
     h_prev = h_prev.reshape(n, -1)
     V = h_prev.shape[1]
-    with gemm_threads(GH, n, X.shape[2]):
+    with gemm_threads(GH, n, X.shape[2], dg.dtype):
         grad_ih = dg.T @ X.reshape(n, -1)
     grad_bih = dg.sum(axis=0)
     grad_bhh = grad_bih.copy()
     if hh_only is None:
-        with gemm_threads(GH, n, V):
+        with gemm_threads(GH, n, V, dg.dtype):
             grad_hh = dg.T @ h_prev
         return [grad_ih, grad_hh, grad_bih, grad_bhh]
     split = GH - hh_only.shape[2]
     hh = hh_only.reshape(n, GH - split)
     grad_hh = np.empty((GH, V), dg.dtype)
     for cols, d in ((slice(0, split), dg[:, :split]), (slice(split, GH), hh)):
-        with gemm_threads(d.shape[1], n, V):
+        with gemm_threads(d.shape[1], n, V, dg.dtype):
             # matmul reads the strided slice in place (np.dot would copy it)
             np.matmul(d.T, h_prev, out=grad_hh[cols])
     grad_bhh[split:] = hh.sum(axis=0)

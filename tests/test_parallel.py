@@ -1,6 +1,9 @@
 """Threads of the scan: a fixed batch split and BLAS threads that change no number."""
 
 import os
+import select
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -69,51 +72,73 @@ def _blas_threads():
     return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
 
 
-def _raises_threads():
-    """Whether gemm_threads may raise BLAS threads here (OpenBLAS, 2+ cores)."""
-    return _parallel._THREAD_INVARIANT_GEMM and _parallel.max_threads() >= 2
+def _raises_threads(dtype=np.float64):
+    """Whether gemm_threads raises BLAS threads here for ``dtype``: OpenBLAS,
+    2+ cores, and GEMMs whose numbers do not change with the thread count."""
+    n = _parallel.max_threads()
+    return n >= 2 and _parallel.thread_invariant(dtype, n)
 
 
-# Without OpenBLAS or a second core gemm_threads never raises the thread count,
-# so the tests below would compare one thread with one thread. CI sets
-# SKRNN_TEST_BLAS_THREADS=1 to fail instead of skipping if that ever happens.
+# Where gemm_threads never raises the thread count (no OpenBLAS, one core, or
+# GEMM kernels that round differently on several threads) this test would
+# compare one thread with one thread.
 needs_blas_threads = pytest.mark.skipif(
-    not _raises_threads() and os.environ.get("SKRNN_TEST_BLAS_THREADS") != "1",
-    reason="needs OpenBLAS and 2+ cores (gemm_threads never raises threads here)",
+    not _raises_threads(),
+    reason="gemm_threads keeps one BLAS thread on this machine",
 )
 
 
 def test_blas_threads_precondition_when_ci_requires_it():
+    # CI sets SKRNN_TEST_BLAS_THREADS=1: its machine has OpenBLAS and 2 cores,
+    # so the probe, not a missing library, decides whether threads are raised.
     if os.environ.get("SKRNN_TEST_BLAS_THREADS") != "1":
         pytest.skip("SKRNN_TEST_BLAS_THREADS=1 (set by .ci/run) not set")
     assert _parallel._THREAD_INVARIANT_GEMM, threadpool_info()
     assert _parallel.max_threads() >= 2
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_invariance_probe_measures_this_blas(dtype):
+    # The probe's answer is what threadpoolctl's own limits show on the same
+    # products: a probe whose thread switch did nothing would say "invariant"
+    # on a machine whose kernels round differently on two threads.
+    rng = np.random.default_rng(0)
+    same = True
+    for m, k, n in _parallel._PROBE_SHAPES:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        with threadpool_limits(limits=1, user_api="blas"):
+            one = a @ b
+        with threadpool_limits(limits=2, user_api="blas"):
+            same &= bool(np.array_equal(one, a @ b))
+    expected = same and _parallel._THREAD_INVARIANT_GEMM
+    assert _parallel._probe(np.dtype(dtype), 2) == expected
+
+
 @pytest.mark.parametrize(
-    "invariant, threads", [(False, 2), (True, 1)], ids=["not-openblas", "one-core"]
+    "invariant, threads", [(False, 2), (True, 1)], ids=["not-invariant", "one-core"]
 )
 def test_gemm_threads_keeps_one_thread_without_its_precondition(
     monkeypatch, invariant, threads
 ):
-    monkeypatch.setattr(_parallel, "_THREAD_INVARIANT_GEMM", invariant)
+    monkeypatch.setattr(_parallel, "_PROBED", {("<f8", threads): invariant})
     _parallel.set_max_threads(threads)
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            with _parallel.gemm_threads(64, 128, 512):
+            with _parallel.gemm_threads(64, 128, 512, np.float64):
                 assert _blas_threads() == 1
     finally:
         _parallel.set_max_threads(None)
 
 
-@needs_blas_threads
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
     # An unsharded batch above the GEMM threshold: with two threads allowed, the
-    # loops over time of an OpenBLAS build run their products on two BLAS
-    # threads, and every output and gradient is bit for bit the one-thread one,
-    # as is a prediction's output (inputs projected a few steps at a time).
+    # loops over time run their products on two BLAS threads where that changes
+    # no number (else on one), and every output and gradient is bit for bit the
+    # one-thread one, as is a prediction's output (inputs projected a few steps
+    # at a time).
     c = make_cell(cell)
     rng = np.random.RandomState(0)
     params = init_direction(rng, c, 5, 96, dtype)
@@ -142,7 +167,8 @@ def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
         finally:
             _parallel.set_max_threads(None)
         results.append([h, dX, d0["h"], *grads, h_pred])
-    assert seen == [1, 1, 1, 2, 2, 2]
+    raised = 2 if _parallel.thread_invariant(dtype, 2) else 1
+    assert seen == [1, 1, 1, raised, raised, raised]
     for a, b in zip(*results, strict=True):
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)
@@ -151,10 +177,58 @@ def test_gemm_threads_change_no_number(monkeypatch, numpy_scan, cell, dtype):
 @needs_blas_threads
 def test_gemm_threads_only_for_true_products_worth_it():
     with threadpool_limits(limits=1, user_api="blas"):
-        with _parallel.gemm_threads(64, 128, 512):
+        with _parallel.gemm_threads(64, 128, 512, np.float64):
             assert _blas_threads() == 2
         assert _blas_threads() == 1
-        with _parallel.gemm_threads(1, 4096, 4096):  # NumPy: a vector product
+        # NumPy: a vector product
+        with _parallel.gemm_threads(1, 4096, 4096, np.float64):
             assert _blas_threads() == 1
-        with _parallel.gemm_threads(8, 8, 8):  # OpenBLAS: one thread anyway
+        with _parallel.gemm_threads(8, 8, 8, np.float64):  # OpenBLAS: one thread anyway
             assert _blas_threads() == 1
+
+
+def test_run_shards_keeps_order_reraises_and_reuses_its_workers():
+    _parallel.set_max_threads(2)
+    try:
+        names = []
+
+        def where(x):
+            names.append(threading.current_thread().name)
+            return 10 * x
+
+        assert _parallel.run_shards(where, [1, 2], (1, 1, 1, None)) == [10, 20]
+        assert _parallel.run_shards(where, [3, 4], (1, 1, 1, None)) == [30, 40]
+        workers = [n for n in names if n != threading.current_thread().name]
+        assert len(workers) == 2 and len(set(workers)) == 1  # one kept worker
+
+        def fail_second(x):
+            if x == 2:
+                raise KeyError("shard 2")
+            return x
+
+        with pytest.raises(KeyError, match="shard 2"):
+            _parallel.run_shards(fail_second, [1, 2], (1, 1, 1, None))
+    finally:
+        _parallel.set_max_threads(None)
+
+
+def test_run_shards_in_a_forked_child_starts_its_own_workers():
+    if not hasattr(os, "fork"):
+        pytest.skip("needs os.fork")
+    _parallel.set_max_threads(2)
+    try:
+        assert _parallel.run_shards(abs, [-1, -2], (1, 1, 1, None)) == [1, 2]
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: the parent's worker thread does not exist here
+            ok = _parallel.run_shards(abs, [-3, -4], (1, 1, 1, None)) == [3, 4]
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write)
+        ready, _, _ = select.select([read], [], [], 60)  # a stale pool would hang
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert ready and os.read(read, 1) == b"1"
+    finally:
+        _parallel.set_max_threads(None)

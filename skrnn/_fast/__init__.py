@@ -143,7 +143,7 @@ def forward_shards(fast, cell, cache, project, w_hh_t, b_hh, valid, rec_mask):
     def run(rows):
         fast.forward_rows(cell, cache, rows, project, w_hh_t, b_hh, ok, mask)
 
-    run_shards(run, shards, (B, V, w_hh_t.shape[1]))
+    run_shards(run, shards, (B, V, w_hh_t.shape[1], w_hh_t.dtype))
     return [(rows, None) for rows in shards]
 
 

@@ -83,7 +83,7 @@ def wavenet_forward(fast, params, X, lengths, valid, state, dilations, last_step
         ]
         return part
 
-    parts = run_shards(run, shards, (1,) * 3)
+    parts = run_shards(run, shards, (1, 1, 1, None))
     if len(parts) == 1:
         Y, state_out = parts[0]["Y"], parts[0]["state"]
     else:
@@ -143,7 +143,7 @@ def wavenet_backward(params, dY, cache, need_dX):
         rows, part = item
         return _backward_rows(fast, params, weights, part, dY[:, rows], need_dX)
 
-    outs = run_shards(run, list(zip(shards, parts, strict=True)), (1,) * 3)
+    outs = run_shards(run, list(zip(shards, parts, strict=True)), (1, 1, 1, None))
     # the shards' sums, added in shard order
     total, dW_in, db_in = (
         sum((out[i] for out in outs[1:]), outs[0][i]) for i in range(3)
