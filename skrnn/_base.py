@@ -435,7 +435,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             self.best_validation_score_ = state.best_validation_score
         elif hyper.fixed_epochs:  # the mean fold scores, epoch 0 first
             self.validation_scores_ = list(state.validation_scores)
-            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_validation_score_ = self.validation_scores_[hyper.max_iter]
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None

@@ -126,7 +126,8 @@ def choose_by_folds(estimator, data, hyper, folds):
 
     The estimator's ``state_dict_`` holds the initial weights. With
     ``linear_skip="auto"``, the folds also try the network alone (the skip at
-    zero, the head as drawn); if it scores better the skip is dropped
+    zero, the head as drawn, at least one epoch); if it scores better the skip
+    is dropped
     (``linear_skip_ = 0``). On a tie the skip stays; an explicit
     ``linear_skip`` always does.
     """
@@ -136,7 +137,7 @@ def choose_by_folds(estimator, data, hyper, folds):
     both = has_skip and estimator.linear_skip == "auto"
     for skip in (True, False) if both else (has_skip,):
         curves = fold_curves(estimator, data, hyper, folds, start, rng, skip)
-        n_epochs, mean = choose_epochs(curves)
+        n_epochs, mean = choose_epochs(curves, first=0 if skip else 1)
         if best is None or mean[n_epochs] > best[1][best[0]]:
             best = (n_epochs, mean, skip)
     n_epochs, mean, skip = best
@@ -194,11 +195,13 @@ def _in_fold(exc):
     )
 
 
-def choose_epochs(curves):
+def choose_epochs(curves, first=0):
     """``(epoch count, mean score per epoch)``: the count of best mean fold score.
 
     ``curves`` is ``(n_folds, n_epochs + 1)`` of higher-is-better scores; on a
-    tie the fewer epochs win.
+    tie the fewer epochs win. Counts below ``first`` are not candidates: epoch
+    0 is a model only when it is the linear skip's ridge; without one it is
+    the random initial network, which no fit should return untrained.
     """
     mean = curves.mean(axis=0)
-    return int(np.argmax(mean)), mean
+    return first + int(np.argmax(mean[first:])), mean

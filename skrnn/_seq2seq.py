@@ -70,10 +70,12 @@ verbose, warm_start, clip_norm, clip_value
         encoder's layers; the decoder mirrors them (reversed). ``bidirectional``
         applies to the encoder; the decoder is always unidirectional. With
         ``cell="wavenet"`` the encoder is the convolution stack and the decoder a
-        one-layer GRU of the same width. ``early_stopping`` defaults to False
-        here: the regressor's fold-chosen epochs (an int, or ``"auto"``) were
-        mixed on the panel's encoder-decoder rows (Airline 32.5 -> 27.8, Lynx
-        0.21 -> 0.32).
+        one-layer GRU of the same width. ``early_stopping="auto"`` chooses the
+        epoch count on 3 folds for 30 to 1000 training sequences, as the
+        regressor's does (there is no linear skip here): on the panel's
+        encoder-decoder rows it cut the spread over seeds from 10.9 to 1.8 on
+        Airline (mean RMSE 38.3 -> 30.1) and from 0.069 to 0.025 on Lynx (mean
+        0.229 -> 0.264, still far below the best baseline's 0.464).
     bptt_steps : None, default=None
         Truncated BPTT is not available for the encoder-decoder (the code joins
         the whole input to the whole output); only None is accepted.
@@ -158,7 +160,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         max_fun=15000,
         tol=1e-4,
         n_iter_no_change=25,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         shuffle=True,
         random_state=None,

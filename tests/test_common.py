@@ -22,13 +22,18 @@ PINNED = {
     "tol": 1e-4,
     "bidirectional": False,  # "auto" reads both ways: twice the cost
 }
-# The regressor's configurations also train the network alone, once: the
-# defaults' instance checks its fold-chosen epochs and linear skip (about five fits).
+# The regressor's configurations also train the network alone, once, and the
+# encoder-decoder's once: the defaults' instances check their fold-chosen
+# epochs (and the regressor's linear skip; about five fits).
 PINNED_REGRESSOR = {"early_stopping": False, "linear_skip": 0}
+PINNED_FOLDED = {
+    RNNRegressor: PINNED_REGRESSOR,
+    Seq2SeqTransformer: {"early_stopping": False},
+}
 
 
 def _pinned(Estimator):
-    return {**PINNED, **(PINNED_REGRESSOR if Estimator is RNNRegressor else {})}
+    return {**PINNED, **PINNED_FOLDED.get(Estimator, {})}
 
 
 CONFIGS = [
@@ -76,13 +81,14 @@ REST = [
 ]
 
 
-# The regressor's defaults fit on folds first (about five fits a fit): its
-# defaults' instance gets fewer epochs, so its checks cost about the others'.
+# The regressor's and the encoder-decoder's defaults fit on folds first (about
+# five fits a fit): their defaults' instances get fewer epochs, so their checks
+# cost about the others'.
 FAST_REGRESSOR_DEFAULTS = {"max_iter": 25}
 
 
 def _fast(Estimator, config):
-    if Estimator is RNNRegressor and not config:
+    if Estimator in PINNED_FOLDED and not config:
         return FAST_REGRESSOR_DEFAULTS
     return FAST
 

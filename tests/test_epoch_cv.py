@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
-from skrnn import DivergenceError, RNNRegressor, persistence
+from skrnn import DivergenceError, RNNRegressor, Seq2SeqTransformer, persistence
 from skrnn._epoch_cv import (
     AUTO_FOLDS,
     AUTO_MAX_SAMPLES,
@@ -66,6 +66,22 @@ def test_choose_epochs_takes_the_best_mean_and_the_fewer_epochs_on_a_tie():
     curves = np.array([[0.1, 0.5, 0.7, 0.7], [0.3, 0.5, 0.5, 0.5]])
     assert choose_epochs(curves)[0] == 2
     assert choose_epochs(np.array([[0.4, 0.4], [0.2, 0.2]]))[0] == 0
+    # without a ridge start, epoch 0 is no candidate however it scores
+    assert choose_epochs(np.array([[0.9, 0.1, 0.3, 0.2]]), first=1)[0] == 2
+
+
+@pytest.mark.parametrize("cls", [RNNRegressor, Seq2SeqTransformer])
+def test_folds_never_return_the_untrained_network(cls):
+    # Pure noise: every epoch of training scores below the random start on the
+    # held-out folds, yet without a ridge start the model must be trained.
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 5, 2)), rng.normal(size=(40, 3, 1))
+    extra = {"linear_skip": 0} if cls is RNNRegressor else {}
+    est = cls(early_stopping=3, **extra, **SMALL)
+    est.fit(X, y if cls is Seq2SeqTransformer else y[:, :, 0])
+    assert est.n_iter_ >= 1
+    assert est.best_validation_score_ == max(est.validation_scores_[1:])
+    assert est.validation_scores_[0] > est.best_validation_score_  # the trap
 
 
 def test_epoch_zero_is_the_ridge_start_scored_on_each_fold():
