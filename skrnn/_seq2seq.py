@@ -17,6 +17,7 @@ from ._fitted import FittedEncoderDecoder
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._scaling import checked_target_scaling, standardize_targets
+from ._targets import score_steps
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -403,10 +404,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         X_in, levels = self._leveled_input(X3, lengths)
         pred = self._decode(self._network().encode(X_in, lengths), out_lengths, levels)
         mask = length_mask(out_lengths, Y3.shape[1])
-        sw = None
-        if sample_weight is not None:
-            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
-        return r2_score(Y3[mask], pred[mask], sample_weight=sw)
+        return score_steps(r2_score, Y3, pred, mask, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
