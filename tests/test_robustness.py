@@ -122,18 +122,27 @@ def _attributes(est):
     return {k: copy.deepcopy(v) for k, v in vars(est).items() if k not in params}
 
 
-def _assert_same(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        x, y = a[k], b[k]
-        if isinstance(x, dict):
-            assert x.keys() == y.keys(), k
-            for name in x:
-                np.testing.assert_array_equal(x[name], y[name], err_msg=k)
-        elif isinstance(x, np.ndarray):
-            np.testing.assert_array_equal(x, y, err_msg=k)
-        elif isinstance(x, (int, float, str, list, tuple, type(None))):
-            assert x == y or (x != x and y != y), k
+def _assert_same(a, b, where="attributes"):
+    """Equal, recursively, leaving nothing out: dicts, sequences, arrays and
+    scalars by value, a RandomState by its state, any other object (the
+    training state, its optimizer, a label encoder) by its attributes."""
+    if isinstance(a, np.random.RandomState):
+        a, b = a.get_state(), b.get_state()
+    assert type(a) is type(b), where
+    if isinstance(a, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=where, strict=True)
+    elif isinstance(a, (int, float, str, bytes, np.generic, type(None))):
+        assert a == b or (a != a and b != b), where
+    else:
+        _assert_same(vars(a), vars(b), where)
 
 
 def _data(n=24, T=6, F=2, seed=0):
@@ -168,6 +177,11 @@ def test_refused_regressor_refit_keeps_its_outputs_and_target_scaling():
     before = _attributes(reg)
     with pytest.raises(ValueError, match="sums to zero|non-zero"):
         reg.fit(X[:, :, :1], np.c_[y, y, y] * 100, sample_weight=np.zeros(24))
+    _assert_same(_attributes(reg), before)
+    # refused once the new network's settings and random state were drawn
+    reg.set_params(hidden_layer_sizes=(10**5,))
+    with pytest.raises(ValueError, match="parameters"):
+        reg.fit(X[:, :, :1], y)
     _assert_same(_attributes(reg), before)
     assert reg.predict(X).shape == (24,)
 
