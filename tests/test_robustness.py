@@ -175,6 +175,8 @@ def test_refused_regressor_refit_keeps_its_outputs_and_target_scaling():
     X, y = _data()
     reg = RNNRegressor("rnn", (4,), max_iter=2, random_state=0).fit(X, y)
     before = _attributes(reg)
+    # recent scikit-learn refuses all-zero weights itself, older ones leave it
+    # to skrnn's check
     with pytest.raises(ValueError, match="sums to zero|non-zero"):
         reg.fit(X[:, :, :1], np.c_[y, y, y] * 100, sample_weight=np.zeros(24))
     _assert_same(_attributes(reg), before)
@@ -262,7 +264,7 @@ def test_partial_fit_one_batch_per_call_catches_slow_growth(monkeypatch):
         return value * 10.0 ** growth["k"], grads
 
     monkeypatch.setattr(_bptt, "batch_loss_grad", growing)
-    with pytest.raises(DivergenceError, match="kept the model|keeps the model"):
+    with pytest.raises(DivergenceError, match="keeps the model it had before"):
         for _ in range(10):
             reg.partial_fit(X, y)
     assert 6 <= growth["k"] <= 8
@@ -525,7 +527,7 @@ def test_nan_padded_dataframe_rows_get_the_list_advice():
     pd = pytest.importorskip("pandas", reason="the case is a DataFrame")
     df = pd.DataFrame([[1.0, 2.0, 3.0], [4.0, 5.0, np.nan], [6.0, np.nan, np.nan]])
     reg = RNNRegressor("rnn", (3,))
-    with pytest.raises(ValueError, match="pass a list of sequences|Pass a list"):
+    with pytest.raises(ValueError, match="Pass a list of sequences"):
         reg.fit(df, [1.0, 2.0, 3.0])
     gap = pd.DataFrame([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
     with pytest.raises(ValueError, match="impute missing values"):
