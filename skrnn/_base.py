@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._cells import CELLS
 from ._data import (
     to_padded_targets,
     to_patches,
@@ -23,6 +22,7 @@ from ._level import LocalLevelMixin
 from ._network import Architecture
 from ._pooling import POOLINGS
 from ._settings import SettingsMixin
+from ._stacks import CELL_NAMES
 from ._state_dict import StateDictMixin
 from ._streaming import SequenceStream
 from ._training import DivergenceError, Hyper, TrainData, TrainState, train
@@ -95,7 +95,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "cell": [StrOptions({*CELLS, "wavenet"})],
+        "cell": [StrOptions(CELL_NAMES)],  # read at validation: later cells too
         "hidden_layer_sizes": [
             StrOptions({"auto"}),
             "array-like",

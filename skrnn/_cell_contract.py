@@ -4,7 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Cell", "gate_blocks", "sigmoid_"]
+__all__ = ["Cell", "fold_bias", "gate_blocks", "sigmoid_"]
 
 
 def sigmoid_(x):
@@ -23,6 +23,21 @@ def gate_blocks(n_gates, hidden_size):
     which costs about half as much in Python)."""
     H = hidden_size
     return tuple((slice(None), slice(k * H, (k + 1) * H)) for k in range(n_gates))
+
+
+def fold_bias(cell, b_ih, b_hh, H):
+    """``(bias added to the input projection, bias added to hg or None)``.
+
+    ``bias_hh`` folds into the input projection (one add before the loop, not
+    one a step) except on the cell's ``hidden_gates`` blocks, where it stays
+    with the hidden projection (the scan and the ONNX converter both fold so).
+    """
+    if not cell.hidden_gates:
+        return b_ih + b_hh, None
+    split = (cell.n_gates - cell.hidden_gates) * H
+    bias = b_ih.copy()
+    bias[:split] += b_hh[:split]
+    return bias, b_hh[split:]
 
 
 class Cell:

@@ -17,6 +17,7 @@ from ._base import (
     _stochastic_solver,
 )
 from ._data import to_padded_targets, unpad
+from ._targets import score_steps
 
 __all__ = ["RNNClassifier"]
 
@@ -358,10 +359,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         Y3, mask = to_padded_targets(y, lengths, labels=True)
         out = self._outputs(X3, lengths)
         pred = self._decode(out)
-        sw = None
-        if sample_weight is not None:
-            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
-        return accuracy_score(Y3[:, :, 0][mask], pred[mask], sample_weight=sw)
+        return score_steps(accuracy_score, Y3[:, :, 0], pred, mask, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -33,7 +33,8 @@ class EncoderDecoder:
     return_sequences = True
 
     @staticmethod
-    def _split(params):
+    def split(params):
+        """``(encoder weights, decoder weights)``, each without its prefix."""
         enc, dec = {}, {}
         for name, value in params.items():
             part, _, rest = name.partition(".")
@@ -64,7 +65,7 @@ class EncoderDecoder:
 
     def encode(self, params, X, lengths, masks=None, for_backward=True):
         """Codes ``Z`` of shape (batch, n_components), and the encoder cache."""
-        enc, _ = self._split(params)
+        enc, _ = self.split(params)
         Z, _, cache = self.encoder.forward(
             enc, X, lengths, masks=masks, for_backward=for_backward
         )
@@ -72,7 +73,7 @@ class EncoderDecoder:
 
     def decode(self, params, Z, out_lengths, masks=None, for_backward=True):
         """Outputs (batch, max(out_lengths), n_outputs) read from codes ``Z``."""
-        _, dec = self._split(params)
+        _, dec = self.split(params)
         T = int(out_lengths.max())
         Xd = np.broadcast_to(Z[:, None, :], (len(Z), T, Z.shape[1]))
         raw, _, cache = self.decoder.forward(
@@ -101,7 +102,7 @@ class EncoderDecoder:
 
     def backward(self, params, cache, draw, **kwargs):
         enc_cache, dec_cache = cache
-        enc, dec = self._split(params)
+        enc, dec = self.split(params)
         g_dec, _, dXd = self.decoder.backward(dec, dec_cache, draw, need_dX=True)
         dZ = dXd.sum(axis=1)
         g_enc, _, _ = self.encoder.backward(enc, enc_cache, dZ)

@@ -23,6 +23,7 @@ from ._streaming import forecast
 from ._targets import (
     per_step_regression_targets,
     regression_targets,
+    score_steps,
     to_padded_targets,
 )
 
@@ -511,10 +512,7 @@ class RNNRegressor(LevelGainMixin, LinearSkipMixin, RegressorMixin, BaseRNN):
         Y, mask = to_padded_targets(y, lengths)
         raw = self._raw(X3, lengths)
         pred = raw * self.target_scale_ + self.target_mean_
-        sw = None
-        if sample_weight is not None:
-            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
-        return r2_score(Y[mask].astype(float), pred[mask], sample_weight=sw)
+        return score_steps(r2_score, Y.astype(float), pred, mask, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

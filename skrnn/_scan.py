@@ -5,6 +5,7 @@ from functools import partial
 
 import numpy as np
 
+from ._cell_contract import fold_bias
 from ._fast import backward_arrays, forward_shards, kernels_for
 from ._parallel import batch_shards, gemm_threads, run_shards
 from ._scan_numpy import backward_rows, forward_rows
@@ -45,21 +46,6 @@ def _alloc_cache(cell, T, B, H, V, dtype, for_backward):
                 row, (T, B, H), (0, *row.strides)
             )
     return cache
-
-
-def _fold_bias(cell, b_ih, b_hh, H):
-    """``(bias added to the input projection, bias added to hg or None)``.
-
-    ``bias_hh`` folds into the input projection (one add before the loop, not
-    one a step) except on the cell's ``hidden_gates`` blocks, where it stays
-    with the hidden projection.
-    """
-    if not cell.hidden_gates:
-        return b_ih + b_hh, None
-    split = (cell.n_gates - cell.hidden_gates) * H
-    bias = b_ih.copy()
-    bias[:split] += b_hh[:split]
-    return bias, b_hh[split:]
 
 
 def _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast):
@@ -128,7 +114,7 @@ def scan_forward(
     GH, V = w_hh.shape
     H = GH // cell.n_gates
     cache = _alloc_cache(cell, T, B, H, V, X.dtype, for_backward)
-    bias, b_hidden = _fold_bias(cell, b_ih, b_hh, H)
+    bias, b_hidden = fold_bias(cell, b_ih, b_hh, H)
     w_ih, w_hh_fwd, bias = cell.forward_weights(w_ih, w_hh, bias, H)
     fast = kernels_for(cell, X.dtype)
     project = _project_inputs(cell, cache, X, w_ih, bias, for_backward, fast)

@@ -10,21 +10,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseRNN, _stochastic_solver
-from ._data import (
-    as_model_dtype,
-    check_finite_output,
-    length_mask,
-    restore_kind,
-    to_padded,
-    unpad,
-)
+from ._data import length_mask, restore_kind, to_padded, unpad
 from ._encoder_decoder import EncoderDecoder
 from ._epoch_cv import CV_EARLY_STOPPING
-from ._fitted import chunks
+from ._fitted import FittedEncoderDecoder
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
-from ._parallel import blas_single_thread
 from ._scaling import checked_target_scaling, standardize_targets
+from ._targets import score_steps
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -240,13 +233,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
 
     def _make_score_fn(self, val):
         def score(params):
-            raw, _, _ = self._arch().forward(
-                params,
-                val.X,
-                val.lengths,
-                out_lengths=val.out_lengths,
-                for_backward=False,
-            )
+            net = self._network(params)
+            raw = net.decode(net.encode(val.X, val.lengths), val.out_lengths)
             return val.score(r2_score, val.Y, raw)
 
         return score
@@ -285,37 +273,20 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         return self._fit(X, y, sample_weight, incremental=True)
 
     # ---------------------------------------------------------- inference
-    def _dtype(self):
-        return next(iter(self.state_dict_.values())).dtype
-
-    def _encode(self, X3, lengths):
-        arch, params = self._arch(), self.state_dict_
-        X3 = as_model_dtype(X3, self._dtype())
-        with blas_single_thread():
-            return check_finite_output(
-                np.concatenate(
-                    [
-                        arch.encode(params, X3[s], lengths[s], for_backward=False)[0]
-                        for s in chunks(len(X3))
-                    ]
-                )
-            )
+    def _network(self, params=None):
+        """The fitted encoder-decoder (with ``params`` instead of the fitted
+        weights)."""
+        return FittedEncoderDecoder(
+            self._arch(), self.state_dict_ if params is None else params
+        )
 
     def _decode(self, Z, out_lengths, levels=None):
-        arch, params = self._arch(), self.state_dict_
-        T = int(out_lengths.max())
-        outs = []
-        with blas_single_thread():
-            for s in chunks(len(Z)):
-                raw, _ = arch.decode(params, Z[s], out_lengths[s], for_backward=False)
-                outs.append(check_finite_output(raw, "Z"))
-        out = np.concatenate(
-            [np.pad(r, ((0, 0), (0, T - r.shape[1]), (0, 0))) for r in outs]
-        )
+        """Sequences from codes ``Z``, in target units, zero past each length."""
+        out = self._network().decode(Z, out_lengths)
         out = out * self.target_scale_ + self.target_mean_
         if levels is not None:
             out += levels[:, None, :]
-        out[~length_mask(out_lengths, T)] = 0
+        out[~length_mask(out_lengths, out.shape[1])] = 0
         return out
 
     def transform(self, X):
@@ -331,7 +302,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         """
         check_is_fitted(self)
         X3, lengths, _ = self._validate_X(X, reset=False)
-        return self._encode(self._leveled_input(X3, lengths)[0], lengths)
+        return self._network().encode(self._leveled_input(X3, lengths)[0], lengths)
 
     def _out_layout(self, out, out_lengths, kind):
         if kind in ("list", "list1d"):
@@ -357,7 +328,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             2-D table of univariate series.
         """
         check_is_fitted(self)
-        Z = check_array(Z, dtype=self._dtype(), input_name="Z")
+        Z = check_array(Z, dtype=self._network().dtype, input_name="Z")
         if Z.shape[1] != self.n_components:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns but the codes of this model have "
@@ -398,7 +369,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         check_is_fitted(self)
         X3, lengths, kind = self._validate_X(X, reset=False)
         X3, levels = self._leveled_input(X3, lengths)
-        Z = self._encode(X3, lengths)
+        Z = self._network().encode(X3, lengths)
         if n_timesteps is None and self._autoencoder:
             out_lengths = lengths
         else:
@@ -433,12 +404,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
         else:
             Y3, out_lengths, _ = to_padded(y, name="y")
         X_in, levels = self._leveled_input(X3, lengths)
-        pred = self._decode(self._encode(X_in, lengths), out_lengths, levels)
+        pred = self._decode(self._network().encode(X_in, lengths), out_lengths, levels)
         mask = length_mask(out_lengths, Y3.shape[1])
-        sw = None
-        if sample_weight is not None:
-            sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
-        return r2_score(Y3[mask], pred[mask], sample_weight=sw)
+        return score_steps(r2_score, Y3, pred, mask, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

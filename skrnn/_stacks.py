@@ -13,7 +13,8 @@ sequence's last valid step ``(B, D)``, the final state (to continue on a next
 chunk) and what ``backward(arch, params, cache, dY, dlast, dstateT, need_dX)``
 needs; that returns ``(dX, dstate0, grads)``.
 
-What the estimators ask of a kind before building a network: ``recurrent``
+What the estimators ask of a kind before building a network: ``cells``
+(the ``cell`` names it builds), ``recurrent``
 (a state carried through time: bidirectional reading, recurrent dropout and
 truncated BPTT apply), ``first_weight`` (the name of the first layer's input
 weight, which gives the features per step of a loaded state dict),
@@ -21,8 +22,11 @@ weight, which gives the features per step of a loaded state dict),
 ``receptive_field(sizes)`` (steps one output can see, None if unbounded).
 """
 
+from collections.abc import Set
+
 import numpy as np
 
+from ._cells import CELLS
 from ._recurrent import init_direction, layer_backward, layer_forward
 from ._wavenet import param_shapes as wavenet_param_shapes
 from ._wavenet import (
@@ -33,7 +37,7 @@ from ._wavenet import (
     wavenet_init,
 )
 
-__all__ = ["STACKS", "layer_keys", "stack_kind"]
+__all__ = ["CELL_NAMES", "STACKS", "layer_keys", "stack_kind"]
 
 _SUFFIXES = ("", "_reverse")
 _DIR_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -48,15 +52,41 @@ def layer_keys(arch, k):
 
 
 def stack_kind(cell):
-    """Key of :data:`STACKS` for a ``cell`` name: ``"wavenet"`` is the
-    dilated convolution stack, every other cell a recurrent scan."""
-    return "wavenet" if cell == "wavenet" else "recurrent"
+    """Key of :data:`STACKS` for a ``cell`` name: the kind whose ``cells``
+    hold it."""
+    for kind, stack in STACKS.items():
+        if cell in stack.cells:
+            return kind
+    raise KeyError(f"no sequence-layer kind builds cell={cell!r}")
+
+
+class _CellNames(Set):
+    """Every ``cell`` name of every kind in :data:`STACKS`, read from the
+    registries at each use, so a cell registered after import counts at once
+    (the estimators' parameter constraint reads it when a fit validates)."""
+
+    def __contains__(self, name):
+        return any(name in stack.cells for stack in STACKS.values())
+
+    def __iter__(self):
+        for stack in STACKS.values():
+            yield from stack.cells
+
+    def __len__(self):
+        return sum(len(stack.cells) for stack in STACKS.values())
+
+    @classmethod
+    def _from_iterable(cls, names):
+        return set(names)  # what set operations on the view return
 
 
 class RecurrentStack:
     """Stacked recurrent layers (``skrnn._recurrent``), one or two directions,
     with PyTorch's weight names (``weight_ih_l0``, ..., ``_reverse``)."""
 
+    #: Every registered recurrent cell (the registry itself: a later
+    #: registration is built at once).
+    cells = CELLS
     recurrent = True
     first_weight = "weight_ih_l0"
 
@@ -166,6 +196,7 @@ class ConvolutionStack:
     """The dilated causal convolution stack (``skrnn._wavenet``): every entry
     of ``hidden_sizes`` is one layer of that many channels (all equal)."""
 
+    cells = ("wavenet",)
     recurrent = False
     first_weight = "input.weight"
 
@@ -237,3 +268,6 @@ class ConvolutionStack:
 
 #: Sequence-layer stacks keyed by :func:`stack_kind`.
 STACKS = {"recurrent": RecurrentStack(), "wavenet": ConvolutionStack()}
+
+#: The ``cell`` names the estimators accept: a live view of every kind's ``cells``.
+CELL_NAMES = _CellNames()

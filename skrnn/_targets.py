@@ -7,7 +7,22 @@ from sklearn.utils.validation import check_array
 from ._masks import length_mask
 from ._readers import NAN_FIX, as_array, float_dtype, nan_or_inf
 
-__all__ = ["per_step_regression_targets", "regression_targets", "to_padded_targets"]
+__all__ = [
+    "per_step_regression_targets",
+    "regression_targets",
+    "score_steps",
+    "to_padded_targets",
+]
+
+
+def score_steps(metric, Y, pred, mask, sample_weight=None):
+    """``metric`` over the valid steps (``mask``, ``(n_samples, n_timesteps)``)
+    of per-step targets ``Y`` and predictions ``pred``, each sequence's
+    ``sample_weight`` on every one of its steps."""
+    sw = None
+    if sample_weight is not None:
+        sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
+    return metric(Y[mask], pred[mask], sample_weight=sw)
 
 
 def to_padded_targets(y, lengths, *, name="y", labels=False):

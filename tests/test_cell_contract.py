@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from _estimator_cases import assert_training_gradient
 from numpy.testing import assert_array_equal
+from sklearn.utils._param_validation import InvalidParameterError
 
+from skrnn import RNNRegressor
 from skrnn._cell_contract import Cell, sigmoid_
 from skrnn._cells import CELLS
 from skrnn._network import Architecture, init_params
@@ -110,6 +112,28 @@ def test_a_registered_cell_trains_by_the_real_loss(minimal_gated, loss):
         for name, p in init_params(arch, rng, np.float64).items()
     }
     assert_training_gradient(arch, params, loss, rng)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_estimators_accept_a_cell_registered_after_import(minimal_gated):
+    """``cell=`` is checked against the registry when a fit validates it, not
+    when the estimator classes were defined: a cell registered later trains,
+    predicts and scores through RNNRegressor, and the refusal of an unknown
+    name lists it among the valid ones."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (60, 6, 2))
+    y = X[:, -2:, 0].sum(axis=1)
+    reg = RNNRegressor(
+        minimal_gated, 6, max_iter=60, early_stopping=False, random_state=0
+    ).fit(X, y)
+    # the cell's two gates per unit, in both directions
+    assert reg.state_dict_["weight_ih_l0"].shape == (12, 2)
+    assert reg.state_dict_["weight_ih_l0_reverse"].shape == (12, 2)
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0] / 4
+    assert reg.score(X, y) > 0.9
+    assert_array_equal(reg.predict(X[:5]), reg.predict(X)[:5])
+    with pytest.raises(InvalidParameterError, match="'minimal_gated'"):
+        RNNRegressor("no such cell").fit(X, y)
 
 
 def _spy(cell):

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skrnn._cell_contract import fold_bias
 from skrnn._cells import CELLS, sigmoid_
 from skrnn._recurrent import make_cell
-from skrnn._scan import _fold_bias, scan_forward
+from skrnn._scan import scan_forward
 
 CELL_NAMES = sorted(CELLS)
 
@@ -203,7 +204,7 @@ def test_registered_cells_follow_the_contract(name):
         b_ih, b_hh = np.zeros(cell.n_gates * H), np.zeros(cell.n_gates * H)
         assert cell.init_biases(b_ih, b_hh, H) is None
         b_ih0, b_hh0 = b_ih.copy(), b_hh.copy()
-        bias, b_hidden = _fold_bias(cell, b_ih, b_hh, H)
+        bias, b_hidden = fold_bias(cell, b_ih, b_hh, H)
         assert bias.shape == (cell.n_gates * H,)
         if cell.hidden_gates:
             assert b_hidden.shape == (cell.hidden_gates * H,)

@@ -34,10 +34,13 @@ def test_classifier_and_encoder_decoder_chunk_too(monkeypatch):
     labels = np.array([0, 1, 2] * 3 + [0, 1])
     clf = RNNClassifier(**SMALL).fit(X, labels)
     s2s = Seq2SeqTransformer(n_components=2, **SMALL).fit(X)
-    before = clf.predict_proba(X), s2s.transform(X)
+    before = clf.predict_proba(X), s2s.transform(X), s2s.predict(X)
     monkeypatch.setattr(_fitted, "PREDICT_CHUNK", 3)
     assert_allclose(clf.predict_proba(X), before[0], rtol=1e-12, atol=1e-12)
     assert_allclose(s2s.transform(X), before[1], rtol=1e-12, atol=1e-12)
+    # the decoder's chunks are padded to the longest output of the batch
+    for a, b in zip(s2s.predict(X), before[2], strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_a_stream_keeps_its_own_weights():

@@ -282,8 +282,14 @@ def test_warm_start_continues_only_with_the_same_skip(first, second, continues):
 def test_every_cell_takes_the_skip(cell):
     X, y = _windows()
     reg = RNNRegressor(cell=cell, linear_skip=4, **SMALL).fit(X, y)
-    assert reg.state_dict_["skip.weight"].shape == (1, 4)
-    assert np.isfinite(reg.predict(X)).all()
+    W = reg.state_dict_["skip.weight"]
+    assert W.shape == (1, 4) and np.abs(W).max() > 0
+    # the prediction is the network's plus the skip's lags @ W, in target units
+    lags = _hand_lags(X, np.full(len(X), X.shape[1]), 4, False)
+    pred = reg.predict(X)
+    reg.state_dict_["skip.weight"] = np.zeros_like(W)
+    alone = reg.predict(X)
+    assert_allclose(pred - alone, (lags @ W.T)[:, 0] * reg.target_scale_[0])
 
 
 def test_early_stopping_can_keep_the_ridge_start():

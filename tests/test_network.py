@@ -546,6 +546,7 @@ def test_draw_masks(cell, p_in, p_rec):
         if k == 1:  # the head reads the top layer's two directions
             expected.append((masks["head"], p_in, 2 * c.output_size(H)))
         expected += [(m, p_rec, c.output_size(H)) for m in rec or [None, None]]
+        assert (rec is None) == (p_rec == 0)  # one mask per direction, or none
         assert rec is None or len(rec) == 2
         for m, p, width in expected:
             if p == 0:

@@ -186,9 +186,8 @@ def parse_seq2seq(scope, model, inputs, custom_parsers=None):
 
 def convert_seq2seq(scope, operator, container):
     model, b, Xt, lengths = _start(scope, operator, container)
-    arch = model._arch()
-    enc, dec = arch._split(model.state_dict_)
-    Z = network_raw(b, arch.encoder, enc, Xt, lengths)
+    encoder, decoder = model._network().halves()
+    Z = network_raw(b, encoder.arch, encoder.params, Xt, lengths)
     if _seq2seq_method(scope, model) == "transform":
         b.identity(Z, operator.outputs[0].full_name)
         return
@@ -198,7 +197,8 @@ def convert_seq2seq(scope, operator, container):
         T, out_lengths = b.ints(model.n_timesteps_out_), None
     shape = b.op("Concat", T, b.dim(Xt, 1), b.ints(model.n_components), axis=0)
     Xd = b.op("Expand", b.unsqueeze(Z, 0), shape)
-    out = _unscale(b, model, network_raw(b, arch.decoder, dec, Xd, out_lengths))
+    raw = network_raw(b, decoder.arch, decoder.params, Xd, out_lengths)
+    out = _unscale(b, model, raw)
     out = _zero_padded(b, out, out_lengths)
     if _seq2seq_table_out(model, len(operator.inputs[0].type.shape)):
         out = b.squeeze(out, 2)

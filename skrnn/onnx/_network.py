@@ -9,8 +9,9 @@ unless it keeps its default, until its function and its entry are added.
 
 import numpy as np
 
+from .._stacks import STACKS as SEQUENCE_STACKS
 from ._common import as_dtype
-from ._recurrent import CELL_STEPS, recurrent_stack, step_mask
+from ._recurrent import CELL_EXPORTS, recurrent_stack, step_mask
 from ._wavenet import last_step, wavenet_stack
 
 __all__ = [
@@ -116,7 +117,7 @@ POOLINGS = {"last": _pool_last, "mean": _pool_mean, "concat": _pool_concat}
 #: Parameters of the network the converter writes: None means every value is
 #: exported, a set lists the values the converter implements.
 NETWORK_PARAMS = {
-    "cell": {*CELL_STEPS, "wavenet"},
+    "cell": {*CELL_EXPORTS, *SEQUENCE_STACKS["wavenet"].cells},
     "nonlinearity": {"tanh", "relu"},
     "hidden_layer_sizes": None,  # the fitted hidden_layer_sizes_ are exported
     "bidirectional": None,
