@@ -176,11 +176,18 @@ def thread_invariant(dtype, n_threads):
     other kernels that round differently, depending on the CPU's kernels. So
     the answer is measured, once per process and ``(dtype, n_threads)``: the
     products of :data:`_PROBE_SHAPES`, on one thread and on ``n_threads``, bit
-    for bit (about a millisecond).
+    for bit (about a millisecond). While another thread has a single-thread
+    region open, the measurement would change that thread's numbers: it is
+    put off, and the answer is False until then.
     """
     key = (np.dtype(dtype).str, n_threads)
     if key not in _PROBED:
-        _PROBED[key] = _THREAD_INVARIANT_GEMM and _probe(np.dtype(dtype), n_threads)
+        if not _THREAD_INVARIANT_GEMM:
+            return False
+        found = _probe(np.dtype(dtype), n_threads)
+        if found is None:  # not measurable now: one thread, ask again later
+            return False
+        _PROBED[key] = found
     return _PROBED[key]
 
 
@@ -191,6 +198,8 @@ def _probe(dtype, n_threads):
         for m, k, n in _PROBE_SHAPES
     ]
     with _LOCK:
+        if set(_OPEN) - {threading.get_ident()}:
+            return None  # another thread computes on one BLAS thread: leave it
         before = _get_threads()
         try:
             for a, b in pairs:

@@ -232,3 +232,29 @@ def test_run_shards_in_a_forked_child_starts_its_own_workers():
         assert ready and os.read(read, 1) == b"1"
     finally:
         _parallel.set_max_threads(None)
+
+
+def test_probe_waits_while_another_thread_computes_on_one_blas_thread(monkeypatch):
+    # Measuring would raise the process-wide BLAS threads under that thread's
+    # products, so the probe is put off (one thread meanwhile), not cached.
+    monkeypatch.setattr(_parallel, "_PROBED", {})
+    monkeypatch.setattr(_parallel, "_THREAD_INVARIANT_GEMM", True)
+    inside, release = threading.Event(), threading.Event()
+
+    def compute():
+        with _parallel.blas_single_thread():
+            inside.set()
+            release.wait(30)
+
+    other = threading.Thread(target=compute)
+    other.start()
+    try:
+        assert inside.wait(30)
+        assert _parallel.thread_invariant(np.float64, 2) is False
+        assert _parallel._PROBED == {}
+        assert _blas_threads() == 1  # the other thread's single thread held
+    finally:
+        release.set()
+        other.join()
+    _parallel.thread_invariant(np.float64, 2)
+    assert ("<f8", 2) in _parallel._PROBED  # measured once the region closed
