@@ -105,6 +105,7 @@ def test_classifier_and_seq2seq_accept_wavenet():
         hidden_layer_sizes=(16,) * 5,
         n_components=4,
         random_state=0,
+        early_stopping=False,  # one fit: the wavenet encoder is the subject
         **budget,
     ).fit(X)
     assert ae.transform(X).shape == (200, 4)
