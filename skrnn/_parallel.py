@@ -194,7 +194,10 @@ def thread_invariant(dtype, n_threads):
 def _probe(dtype, n_threads):
     rng = np.random.default_rng(0)
     pairs = [
-        (rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)))
+        (
+            rng.standard_normal((m, k)).astype(dtype),
+            rng.standard_normal((k, n)).astype(dtype),
+        )
         for m, k, n in _PROBE_SHAPES
     ]
     with _LOCK:
@@ -203,7 +206,6 @@ def _probe(dtype, n_threads):
         before = _get_threads()
         try:
             for a, b in pairs:
-                b = b.astype(dtype)
                 _set_threads([1] * len(before))
                 one = a @ b
                 _set_threads([n_threads] * len(before))
