@@ -4,7 +4,7 @@ registration, and every cell's step sees distinct, explicit arrays."""
 import numpy as np
 import pytest
 from _estimator_cases import assert_training_gradient
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skrnn import RNNRegressor
@@ -131,7 +131,9 @@ def test_the_estimators_accept_a_cell_registered_after_import(minimal_gated):
     assert reg.state_dict_["weight_ih_l0_reverse"].shape == (12, 2)
     assert reg.loss_curve_[-1] < reg.loss_curve_[0] / 4
     assert reg.score(X, y) > 0.9
-    assert_array_equal(reg.predict(X[:5]), reg.predict(X)[:5])
+    # a batch's products may run through other BLAS kernels than a subset's
+    # (OpenBLAS's small-matrix kernels on AVX-512): equal to rounding, not bits
+    assert_allclose(reg.predict(X[:5]), reg.predict(X)[:5], rtol=1e-12)
     with pytest.raises(InvalidParameterError, match="'minimal_gated'"):
         RNNRegressor("no such cell").fit(X, y)
 
