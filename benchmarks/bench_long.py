@@ -23,9 +23,10 @@ on the NumPy scan and on the compiled kernels (``fast_path=True``) against a
 WaveNet stack built as the estimators build it (``hidden_layer_sizes="auto"``:
 as many layers as cover the sequence, at most 10) with the channels that give
 about the LSTM's parameter count, on the NumPy path and on its compiled
-kernels. Both read out with ``--pooling`` (``"last"`` by default, or the
-estimators' default ``"concat"``). The ratio is each model's time over the
-WaveNet stack's on the same path (above 1: WaveNet is faster; the target is 3).
+kernels. Both read out with ``--pooling`` (``"last"`` by default, or
+``"concat"``, the estimators' default before ``"last_max_mean"``). The ratio is
+each model's time over the WaveNet stack's on the same path (above 1: WaveNet
+is faster; the target is 3).
 """
 
 import argparse
@@ -138,7 +139,7 @@ def main(argv=None):
         "--pooling",
         choices=["last", "concat"],
         default="last",
-        help="readout of --equal-params (the estimators' default: concat)",
+        help="readout of --equal-params",
     )
     args = parser.parse_args(argv)
     _parallel.set_max_threads(args.threads)

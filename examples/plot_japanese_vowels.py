@@ -56,7 +56,8 @@ fig.tight_layout()
 # :class:`~skrnn.preprocessing.SequenceScaler` standardises each coefficient
 # over all frames of all training utterances; the GRU (one layer of 32 units,
 # the default) reads each utterance frame by frame, and its last state next to
-# its mean output over the utterance (the default ``pooling="concat"``) goes
+# its largest and mean outputs over the utterance (the default
+# ``pooling="last_max_mean"``) go
 # through a softmax over the nine speakers. Training stops by itself once the
 # loss has stopped improving for 25 epochs.
 model = make_pipeline(SequenceScaler(), RNNClassifier(cell="gru", random_state=0))

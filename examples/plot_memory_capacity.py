@@ -56,8 +56,9 @@ n_jobs = 2  # fits run side by side, one core each
 # network reads the sequence step by step (``patch_size=1``; the default
 # ``"auto"`` would read patches of ``ceil(T / 32)`` steps and shorten the lag
 # it has to bridge), and the head reads only the last state
-# (``pooling="last"``; the default ``"concat"`` adds the mean over all steps,
-# through which a WaveNet could see beyond its receptive field). The question
+# (``pooling="last"``; the default ``"last_max_mean"`` adds the maximum and the
+# mean over all steps, through which a WaveNet could see beyond its receptive
+# field). The question
 # is what the final state holds.
 #
 # Delayed recall is known for long plateaus: the loss can sit at "predict the

@@ -202,7 +202,8 @@ fig.tight_layout()
 # negative sequence the distractor spikes leave them silent and their states
 # creep up from the background activation alone (to between 0.1 and 0.65
 # after 500 steps in the fast run). The output layer reads the last states
-# next to their mean over the sequence (the default ``pooling="concat"``),
+# next to their maximum and mean over the sequence (the default
+# ``pooling="last_max_mean"``),
 # weighs the detectors against the other units, and the prediction (black)
 # flips at the marker and never falls back.
 #

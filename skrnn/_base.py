@@ -18,6 +18,7 @@ from ._data import (
 )
 from ._epoch_cv import choose_by_folds, cv_folds, folds_planned
 from ._fitted import FittedNetwork
+from ._inference_params import check_inference_params, inference_params
 from ._level import LocalLevelMixin
 from ._network import Architecture
 from ._pooling import POOLINGS
@@ -298,6 +299,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
             self._start_network(lengths, X3.dtype)
         elif not incremental:
             self._train_state.optimizer = None  # warm start: fresh optimizer
+        self._inference_params = inference_params(self)
         X3, _ = self._leveled_input(X3, lengths)
         data = TrainData(*self._patched(X3, lengths), Y, sw, step_w, out_lengths)
         hyper = self._hyper(incremental)
@@ -401,10 +403,12 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     def _split_validation(self, data):
         rng = self._random_state
         n = len(data)
-        n_val = max(1, int(round(self.validation_fraction * n)))
+        # at least 2 held out: the R² of one sequence is undefined
+        n_val = max(2, int(round(self.validation_fraction * n)))
         if n - n_val < 1:
             raise ValueError(
-                f"early_stopping needs at least 2 samples; got {n}. Set "
+                f"early_stopping=True holds out at least 2 samples and trains on "
+                f"the rest, so it needs at least 3; got {n}. Set "
                 "early_stopping=False or pass more data."
             )
         order = rng.permutation(n)
@@ -451,6 +455,7 @@ class BaseRNN(SettingsMixin, LocalLevelMixin, StateDictMixin, BaseEstimator):
     # ------------------------------------------------------------- inference
     def _network(self, params=None):
         """The fitted network (with ``params`` instead of the fitted weights)."""
+        check_inference_params(self)
         return FittedNetwork(
             self._arch(),
             self.state_dict_ if params is None else params,

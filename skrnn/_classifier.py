@@ -17,7 +17,7 @@ from ._base import (
     _stochastic_solver,
 )
 from ._data import to_padded_targets, unpad
-from ._targets import score_steps
+from ._targets import score_steps, score_weights
 
 __all__ = ["RNNClassifier"]
 
@@ -108,7 +108,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         clip_value=None,
         bptt_steps=None,
         return_sequences=False,
-        pooling="concat",
+        pooling="last_max_mean",
         patch_size="auto",
         class_weight=None,
     ):
@@ -241,6 +241,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
             ``return_sequences=True`` one label per step,
             ``(n_samples, n_timesteps)`` or a list matching the input lengths.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence; with ``return_sequences=True`` also one
+            weight per step, ``(n_samples, n_timesteps)`` or a list of 1-D
+            arrays matching the input lengths (Keras' per-step weights).
 
         Returns
         -------
@@ -347,6 +350,9 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         X : array-like or list of sequences
         y : array-like or list
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence; with ``return_sequences=True`` also one
+            weight per step, ``(n_samples, n_timesteps)`` or a list of 1-D
+            arrays matching the input lengths (Keras' per-step weights).
 
         Returns
         -------
@@ -359,7 +365,8 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_, n_outputs_
         Y3, mask = to_padded_targets(y, lengths, labels=True)
         out = self._outputs(X3, lengths)
         pred = self._decode(out)
-        return score_steps(accuracy_score, Y3[:, :, 0], pred, mask, sample_weight)
+        w = score_weights(self, sample_weight, X3, lengths)
+        return score_steps(accuracy_score, Y3[:, :, 0], pred, mask, w)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

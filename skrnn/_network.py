@@ -51,9 +51,10 @@ class Architecture:
         Variational dropout on the recurrent input ``h_{t-1}``.
     n_states : int
         States per unit of the ``"statal"`` cell.
-    pooling : {"last", "mean", "concat"}
+    pooling : {"last", "mean", "max", "concat", "last_max_mean"}
         Many-to-one readout over time: the last state (PyTorch's ``h_n``), the
-        mean of the outputs over the valid steps, or both side by side.
+        mean or the maximum of the outputs over the valid steps, or several
+        side by side (``skrnn._pooling.PARTS``).
     skip_steps : int
         Input steps the linear skip reads (``skrnn._skip``); 0 for none.
     """
@@ -145,11 +146,11 @@ def init_params(arch, rng, dtype=np.float64):
 
 
 def _head_width(arch):
-    """Width of the head's input: the top layer's output, doubled by concat."""
+    """Width of the head's input: the top layer's output, three times for concat."""
     n_top = arch.layer_sizes()[-1][1]
-    if arch.pooling == "concat" and not arch.return_sequences:
-        return 2 * n_top
-    return n_top
+    if arch.return_sequences:
+        return n_top
+    return POOLINGS[arch.pooling][2] * n_top
 
 
 def _add_head(arch, params, rng, dtype):
@@ -187,7 +188,7 @@ def draw_masks(arch, rng, batch, dtype):
 
 
 def _pools(arch):
-    """Whether the readout carries a running mean between chunks."""
+    """Whether the readout carries a running summary between chunks."""
     return not arch.return_sequences and arch.pooling != "last"
 
 
@@ -257,7 +258,7 @@ def forward(
     head_mask = None if masks is None else masks["head"]
     raw, Z, pool = _head(arch, params, h, last, valid, prior, head_mask)
     if pool is not None:
-        stateT = [*stateT, pool[:2]]
+        stateT = [*stateT, pool["carry"]]
     lags = None
     if arch.skip_steps:
         lags = skip_lags(X, lengths, arch.skip_steps, arch.return_sequences)

@@ -8,6 +8,7 @@ from sklearn.preprocessing import LabelBinarizer
 from ._cells import CELLS
 from ._classifier import RNNClassifier
 from ._encoder_decoder import EncoderDecoder
+from ._inference_params import inference_params
 from ._network import param_shapes
 from ._persistence_format import Invalid, short
 from ._persistence_training import decode_training, encode_training, training_entries
@@ -84,6 +85,7 @@ ARRAYS = {
 }
 #: Set on load from the stored attributes (``save`` checks that they agree).
 DERIVED = (
+    "_inference_params",
     "loss_",
     "receptive_field_",
     "_loss_name",
@@ -159,6 +161,7 @@ def _decode_skip(est, manifest):
 def derived(est):
     """The attributes ``load`` computes from the stored ones."""
     out = {
+        "_inference_params": inference_params(est),
         "loss_": est.loss_curve_[-1] if est.loss_curve_ else np.nan,
         "bidirectional_": _reads_backwards(est.state_dict_),
     }

@@ -14,10 +14,11 @@ from ._data import length_mask, restore_kind, to_padded, unpad
 from ._encoder_decoder import EncoderDecoder
 from ._epoch_cv import CV_EARLY_STOPPING
 from ._fitted import FittedEncoderDecoder
+from ._inference_params import check_inference_params
 from ._level import LEVEL_CONSTRAINTS
 from ._network import Architecture
 from ._scaling import checked_target_scaling, standardize_targets
-from ._targets import score_steps
+from ._targets import score_steps, score_weights
 
 __all__ = ["Seq2SeqTransformer"]
 
@@ -33,6 +34,14 @@ def _is_sequences(y):
     if isinstance(y, (list, tuple)):
         return not all(np.ndim(v) == 0 for v in y)
     return np.asarray(y).ndim >= 2
+
+
+def _check_pairs(lengths, Y3):
+    if len(Y3) != len(lengths):
+        raise ValueError(
+            f"X has {len(lengths)} sequences but y has {len(Y3)}; pass one "
+            "target sequence per input sequence."
+        )
 
 
 class Seq2SeqTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseRNN):
@@ -202,11 +211,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             Y3, out_lengths = X3.copy(), lengths
         else:
             Y3, out_lengths, kind = to_padded(y, name="y", dtype=dtype)
-            if len(Y3) != len(lengths):
-                raise ValueError(
-                    f"X has {len(lengths)} sequences but y has {len(Y3)}; pass one "
-                    "target sequence per input sequence."
-                )
+            _check_pairs(lengths, Y3)
         Y3 = Y3.astype(dtype, copy=False)
         mask = length_mask(out_lengths, Y3.shape[1])
         if not reset and Y3.shape[2] != self.n_outputs_:
@@ -276,6 +281,7 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
     def _network(self, params=None):
         """The fitted encoder-decoder (with ``params`` instead of the fitted
         weights)."""
+        check_inference_params(self)
         return FittedEncoderDecoder(
             self._arch(), self.state_dict_ if params is None else params
         )
@@ -403,10 +409,12 @@ grad_norm_curve_, n_iter_, t_, n_features_in_, feature_names_in_
             Y3, out_lengths = X3, lengths
         else:
             Y3, out_lengths, _ = to_padded(y, name="y")
+            _check_pairs(lengths, Y3)
+        w = score_weights(self, sample_weight, X3, lengths)
         X_in, levels = self._leveled_input(X3, lengths)
         pred = self._decode(self._network().encode(X_in, lengths), out_lengths, levels)
         mask = length_mask(out_lengths, Y3.shape[1])
-        return score_steps(r2_score, Y3, pred, mask, sample_weight)
+        return score_steps(r2_score, Y3, pred, mask, w)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

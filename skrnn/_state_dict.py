@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._inference_params import inference_params
 from ._training import TrainState
 
 __all__ = ["StateDictMixin"]
@@ -154,6 +155,7 @@ class StateDictMixin:
         self.n_outputs_ = n_outputs
         self._random_state = check_random_state(self.random_state)
         self.state_dict_ = weights
+        self._inference_params = inference_params(self)
         self._train_state = TrainState(self.state_dict_)
         self._sync_attributes(self._train_state, self._hyper())
         return self

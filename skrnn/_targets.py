@@ -11,18 +11,31 @@ __all__ = [
     "per_step_regression_targets",
     "regression_targets",
     "score_steps",
+    "score_weights",
     "to_padded_targets",
 ]
 
 
-def score_steps(metric, Y, pred, mask, sample_weight=None):
+def score_steps(metric, Y, pred, mask, weights=None):
     """``metric`` over the valid steps (``mask``, ``(n_samples, n_timesteps)``)
-    of per-step targets ``Y`` and predictions ``pred``, each sequence's
-    ``sample_weight`` on every one of its steps."""
+    of per-step targets ``Y`` and predictions ``pred``.
+
+    ``weights`` (checked by the caller): None, one per sequence, on every one
+    of its steps, or one per step, shaped as ``mask``."""
     sw = None
-    if sample_weight is not None:
-        sw = np.broadcast_to(np.asarray(sample_weight)[:, None], mask.shape)[mask]
+    if weights is not None:
+        w = np.asarray(weights)
+        sw = (w if w.ndim == 2 else np.broadcast_to(w[:, None], mask.shape))[mask]
     return metric(Y[mask], pred[mask], sample_weight=sw)
+
+
+def score_weights(estimator, sample_weight, X3, lengths):
+    """``sample_weight`` of a ``score`` call, checked as its ``fit`` checks it:
+    None, one weight per sequence, or (per-step outputs) one per step."""
+    if sample_weight is None:
+        return None
+    rows, steps = estimator._sample_weight(sample_weight, X3, lengths)
+    return rows if steps is None else steps
 
 
 def to_padded_targets(y, lengths, *, name="y", labels=False):

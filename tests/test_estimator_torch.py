@@ -12,6 +12,7 @@ from _estimator_cases import (
 from numpy.testing import assert_allclose
 
 from skrnn import RNNClassifier, RNNRegressor
+from skrnn._pooling import PARTS
 
 torch = pytest.importorskip(
     "torch",
@@ -39,7 +40,7 @@ def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0, pooling="l
         batch_first=True,
         bidirectional=bidirectional,
     ).double()
-    width = sizes[0] * (1 + bidirectional) * (2 if pooling == "concat" else 1)
+    width = sizes[0] * (1 + bidirectional) * len(PARTS[pooling])
     head = torch.nn.Linear(width, n_out).double()
     state = {k: v.numpy().copy() for k, v in rnn.state_dict().items()}
     state.update({f"head.{k}": v.numpy().copy() for k, v in head.state_dict().items()})
@@ -49,8 +50,9 @@ def _torch_net(cell, sizes, bidirectional, n_features, n_out, seed=0, pooling="l
 def _torch_raw(rnn, head, seqs, return_sequences=False, pooling="last"):
     """Head outputs on the pooled outputs (or every step) of variable-length input.
 
-    ``"last"`` reads PyTorch's ``h_n``, ``"mean"`` the mean of the outputs over
-    each sequence's valid steps, ``"concat"`` both side by side.
+    ``"last"`` reads PyTorch's ``h_n``, ``"mean"`` and ``"max"`` the mean and
+    the maximum of the outputs over each sequence's valid steps, ``"concat"``
+    the last and the mean side by side, ``"last_max_mean"`` all three.
     """
     lengths = [len(s) for s in seqs]
     X = np.zeros((len(seqs), max(lengths), seqs[0].shape[1]))
@@ -68,7 +70,17 @@ def _torch_raw(rnn, head, seqs, return_sequences=False, pooling="last"):
         last = torch.cat([h[-2], h[-1]], dim=1) if rnn.bidirectional else h[-1]
         padded, _ = pad_packed_sequence(out, batch_first=True)
         mean = padded.sum(dim=1) / torch.tensor(lengths, dtype=padded.dtype)[:, None]
-        readout = {"last": last, "mean": mean, "concat": torch.cat([last, mean], 1)}
+        padded, _ = pad_packed_sequence(
+            out, batch_first=True, padding_value=float("-inf")
+        )
+        top = padded.max(dim=1).values
+        readout = {
+            "last": last,
+            "mean": mean,
+            "max": top,
+            "concat": torch.cat([last, mean], 1),
+            "last_max_mean": torch.cat([last, top, mean], 1),
+        }
         return head(readout[pooling]).numpy()
 
 
@@ -92,7 +104,7 @@ def test_state_dict_has_torch_keys_and_shapes(cell, sizes, bidirectional):
     }
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+@pytest.mark.parametrize("pooling", list(PARTS))
 @pytest.mark.parametrize("sizes, bidirectional", STACKS)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_regressor_with_torch_weights_predicts_torch_output(

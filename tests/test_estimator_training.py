@@ -165,6 +165,7 @@ def _exploding(max_iter=20, **params):
         learning_rate_init=1e4,
         clip_norm=None,
         max_iter=max_iter,
+        pooling="concat",  # the readout these scenarios' scales were set for
         random_state=0,
     )
     return reg.set_params(**params), X, y

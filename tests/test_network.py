@@ -21,6 +21,7 @@ from skrnn._network import (
     valid_mask,
     weight_names,
 )
+from skrnn._pooling import POOLINGS
 
 # The gradient and parity checks run on both implementations of the scan.
 pytestmark = pytest.mark.usefixtures("both_scan_paths")
@@ -146,9 +147,7 @@ def cases(draw, cell, *, bidirectional=None, dtype=np.float64, pooling="last"):
         recurrent_dropout=0.0 if wavenet else draw(st.sampled_from([0.0, 0.4])),
         input_dropout=draw(st.sampled_from([0.0, 0.3])),
         n_states=draw(st.integers(1, 2)),
-        pooling=draw(st.sampled_from(["last", "mean", "concat"]))
-        if pooling is None
-        else pooling,
+        pooling=draw(st.sampled_from(list(POOLINGS))) if pooling is None else pooling,
     )
     rng = np.random.RandomState(draw(st.integers(0, 2**32 - 1)))
     # Perturb every parameter (biases too) so no gradient is trivially zero.

@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
 from skrnn import RNNClassifier, RNNRegressor, Seq2SeqTransformer  # noqa: E402
+from skrnn._pooling import PARTS  # noqa: E402
 from skrnn.onnx import padded, to_onnx  # noqa: E402
 from skrnn.preprocessing import (  # noqa: E402
     PadTruncate,
@@ -87,7 +88,7 @@ configs = st.fixed_dictionaries(
         "classify": st.booleans(),
         "relu": st.booleans(),
         "n_states": st.sampled_from([1, 3]),
-        "pooling": st.sampled_from(["last", "mean", "concat"]),
+        "pooling": st.sampled_from(["last", "mean", "max", "concat", "last_max_mean"]),
         "patch_size": st.sampled_from([1, 3, "auto"]),
     }
 )
@@ -162,9 +163,9 @@ _POOL_CASES = [("lstm", np.float32), ("gru", np.float64), ("wavenet", np.float64
 
 
 @pytest.mark.parametrize("patch_size", [1, 3, "auto"])
-@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+@pytest.mark.parametrize("pooling", list(PARTS))
 def test_pooling_and_patches_on_a_ragged_batch(pooling, patch_size):
-    i = ["last", "mean", "concat"].index(pooling) + [1, 3, "auto"].index(patch_size)
+    i = list(PARTS).index(pooling) + [1, 3, "auto"].index(patch_size)
     cell, dtype = _POOL_CASES[i % 3]
     rng = np.random.RandomState(14)
     X = [rng.normal(size=(k, 2)).astype(dtype) for k in [LONG, *rng.randint(1, 40, 9)]]
@@ -198,12 +199,13 @@ def test_what_the_padding_holds_does_not_matter_inside_a_patch(cell, dtype):
 def test_the_default_classifier_exports():
     # every parameter at its default: concat pooling, patches of
     # ceil(100 / 32) = 4 steps, one bidirectional layer of hidden_layer_sizes_ =
-    # (32,): the head reads [last, mean] of 2 x 32 features
+    # (32,): the head reads [last, max, mean] of 2 x 32 features
+    # (pooling="last_max_mean")
     rng = np.random.RandomState(16)
     X = rng.normal(size=(12, 100, 2)).astype(np.float32)
     clf = RNNClassifier(random_state=0).fit(X, (X[:, :, 0].mean(axis=1) > 0) * 1)
     assert (clf.patch_size_, clf.hidden_layer_sizes_) == (4, (32,))
-    assert clf.bidirectional_ and clf.state_dict_["head.weight"].shape == (1, 128)
+    assert clf.bidirectional_ and clf.state_dict_["head.weight"].shape == (1, 192)
     onx = skl2onnx.to_onnx(clf, X[:1])
     Xt = rng.normal(size=(5, 90, 2)).astype(np.float32)
     label, proba = run(onx, Xt)

@@ -66,7 +66,7 @@ def _max_gradient_error(arch, params, data, masks, bptt_steps=None):
 
 @given(
     cell=st.sampled_from(["rnn", "lstm", "gru", "statal", "wavenet"]),
-    pooling=st.sampled_from(["last", "mean", "concat"]),
+    pooling=st.sampled_from(["last", "mean", "max", "concat", "last_max_mean"]),
     return_sequences=st.booleans(),
     dropout=st.sampled_from([0.0, 0.3]),
     input_dropout=st.sampled_from([0.0, 0.4]),
@@ -86,11 +86,11 @@ def test_gradients_match_central_differences(
     assert _max_gradient_error(arch, params, data, masks) < 1e-7
 
 
-@pytest.mark.parametrize("pooling", ["mean", "concat"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "concat", "last_max_mean"])
 def test_truncated_bptt_gradient_of_a_pooled_readout(pooling):
-    # the running mean crosses window boundaries as state, without gradient, so
-    # the truncated objective's value is the full one and its gradient is exact
-    # for the last window's dependence
+    # the running mean and maximum cross window boundaries as state, without
+    # gradient, so the truncated objective's value is the full one and its
+    # gradient is exact for the last window's dependence
     arch, params, data, _ = _case("gru", pooling, False)
     full, _ = batch_loss_grad(arch, "squared_error", params, data, 0.0)
     cut, _ = batch_loss_grad(arch, "squared_error", params, data, 0.0, bptt_steps=3)
@@ -98,7 +98,7 @@ def test_truncated_bptt_gradient_of_a_pooled_readout(pooling):
     assert _max_gradient_error(arch, params, data, None, bptt_steps=7) < 1e-7
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "concat", "last_max_mean"])
 def test_mean_readout_is_over_valid_steps_only(pooling):
     arch, params, data, _ = _case("lstm", pooling, False)
     raw, _, _ = forward(arch, params, data.X, data.lengths)
@@ -114,7 +114,7 @@ def test_mean_readout_is_over_valid_steps_only(pooling):
         assert not np.allclose(changed[0], raw[0])
 
 
-@pytest.mark.parametrize("pooling", ["mean", "concat"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "concat", "last_max_mean"])
 def test_stream_of_a_pooled_model_equals_one_call(pooling):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20, 12, 2))

@@ -565,7 +565,7 @@ def test_unfitted_classifier_takes_a_state_dict_with_its_classes(labels):
     np.testing.assert_allclose(clf.predict_proba(X), fitted.predict_proba(X))
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "concat", "last_max_mean"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "statal", "wavenet"])
 def test_param_shapes_are_those_of_the_initial_weights(cell, pooling):
     # the warm-start, size and load_state_dict checks read shapes without

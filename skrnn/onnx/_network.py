@@ -9,6 +9,7 @@ unless it keeps its default, until its function and its entry are added.
 
 import numpy as np
 
+from .._pooling import PARTS
 from .._stacks import STACKS as SEQUENCE_STACKS
 from ._common import as_dtype
 from ._recurrent import CELL_EXPORTS, recurrent_stack, step_mask
@@ -16,7 +17,7 @@ from ._wavenet import last_step, wavenet_stack
 
 __all__ = [
     "NETWORK_PARAMS",
-    "POOLINGS",
+    "pooled",
     "SUPPORTED",
     "TRAINING_PARAMS",
     "network_raw",
@@ -86,12 +87,7 @@ STACKS = {"recurrent": recurrent_stack, "wavenet": _wavenet}
 
 
 # -------------------------------------------------------------------- poolings
-def _pool_last(b, Y, last, lengths):
-    """The final state ``(N, D)``."""
-    return last
-
-
-def _pool_mean(b, Y, last, lengths):
+def _pool_mean(b, Y, lengths):
     """Mean of the time-major ``Y (T, N, D)`` over each sequence's valid steps."""
     if lengths is None:
         total = b.op("ReduceSum", Y, b.ints(0), keepdims=0)
@@ -104,14 +100,26 @@ def _pool_mean(b, Y, last, lengths):
     return b.op("Mul", total, inv)
 
 
-def _pool_concat(b, Y, last, lengths):
-    """``[last, mean]`` side by side, ``(N, 2 D)``."""
-    return b.op("Concat", last, _pool_mean(b, Y, last, lengths), axis=1)
+def _pool_max(b, Y, lengths):
+    """Maximum of the time-major ``Y (T, N, D)`` over each sequence's valid steps."""
+    if lengths is not None:
+        Y = b.op("Where", step_mask(b, Y, lengths), Y, b.const(-np.inf))
+    # ArgMax and GatherElements keep their form across opsets (ReduceMax's
+    # axes moved from an attribute to an input in opset 18)
+    at = b.op("ArgMax", Y, axis=0, keepdims=1)
+    return b.squeeze(b.op("GatherElements", Y, at, axis=0), 0)
 
 
-#: Many-to-one readouts by the estimators' ``pooling`` strings (as
-#: :data:`skrnn._network.POOLINGS`): the head's input ``(N, D')``.
-POOLINGS = {"last": _pool_last, "mean": _pool_mean, "concat": _pool_concat}
+def pooled(b, pooling, Y, last, lengths):
+    """The many-to-one readout ``pooling`` (:data:`skrnn._pooling.PARTS`): the
+    head's input ``(N, D')``, its summaries side by side."""
+    summaries = {
+        "last": lambda: last,
+        "mean": lambda: _pool_mean(b, Y, lengths),
+        "max": lambda: _pool_max(b, Y, lengths),
+    }
+    parts = [summaries[p]() for p in PARTS[pooling]]
+    return parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=1)
 
 
 #: Parameters of the network the converter writes: None means every value is
@@ -124,7 +132,7 @@ NETWORK_PARAMS = {
     "n_states": None,
     "return_sequences": None,
     "n_components": None,
-    "pooling": set(POOLINGS),
+    "pooling": set(PARTS),
     "patch_size": None,  # the fitted patch_size_ is exported (see patches)
     "local_level": {None},
     "level_features": None,  # read only with a local_level, which is refused
@@ -138,7 +146,7 @@ def _readout(b, arch, Y, last, lengths):
     """What the head reads: every step ``(N, T, D)`` or a pooling ``(N, D')``."""
     if arch.return_sequences:
         return b.transpose(Y, 1, 0, 2)
-    return POOLINGS[arch.pooling](b, Y, last, lengths)
+    return pooled(b, arch.pooling, Y, last, lengths)
 
 
 def network_raw(b, arch, params, Xt, lengths):
