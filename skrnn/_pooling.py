@@ -10,7 +10,7 @@ truncated BPTT does not.
 
 import numpy as np
 
-__all__ = ["POOLINGS"]
+__all__ = ["PARTS", "POOLINGS"]
 
 
 def _step_weights(h, valid):
@@ -70,23 +70,14 @@ def _forward(parts):
     def forward(h, last, valid, prior):
         if parts == ("last",):
             return last, None
-        out, pool, total, count, top = (
-            {"last": last},
-            {"T": h.shape[0]},
-            None,
-            None,
-            None,
-        )
+        out, pool = {"last": last}, {"T": h.shape[0]}
+        total = count = top = None
         if "mean" in parts:
             out["mean"], total, count, pool["w"] = _mean(h, valid, prior)
         if "max" in parts:
             out["max"], top, pool["arg"] = _max(h, valid, prior)
         pool["carry"] = (total, count, top)
-        Z = (
-            out[parts[0]]
-            if len(parts) == 1
-            else np.concatenate([out[p] for p in parts], axis=1)
-        )
+        Z = np.concatenate([out[p] for p in parts], axis=1)
         return Z, pool
 
     return forward

@@ -159,15 +159,12 @@ class RNNRegressor(LevelGainMixin, LinearSkipMixin, RegressorMixin, BaseRNN):
         or the maximum of the top layer's outputs over each sequence's valid
         steps; ``"concat"`` the last state and the mean side by side,
         ``"last_max_mean"`` the last state, the maximum and the mean (fastai's
-        concat pooling). The default because, on the panel of real datasets
-        in the user guide, the mean and the maximum reach the whole sequence
-        where a last state learned by BPTT often does not, while forecasting
-        needs the last state: against ``"concat"``, the default until
-        2026-12, adding the maximum improved 11 of the panel's 14 rows
-        (GunPoint 0.962 to 0.980, ArrowHead 0.686 to 0.739, Tecator 2.58 to
-        2.29, Lynx 0.148 to 0.136), left 3 unchanged and cost one
-        (ItalyPowerDemand 0.964 to 0.961). ``state_dict_`` keeps the PyTorch
-        layout for every choice; ``head.weight`` then has one block of
+        concat pooling). The default because the mean and the maximum reach
+        the whole sequence where a last state learned by BPTT often does not,
+        while forecasting needs the last state: against ``"concat"``, adding
+        the maximum improved 11 of the 14 rows of the user guide's panel and
+        cost one (see "The defaults, and why"). ``state_dict_`` keeps the
+        PyTorch layout for every choice; ``head.weight`` has one block of
         columns per summary, in the order named.
     patch_size : "auto" or int, default="auto"
         A many-to-one model reads non-overlapping patches of this many steps
